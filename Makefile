@@ -1,0 +1,59 @@
+# clinvla-kit: the two set-up commands are `make tutorial` and `make test`; each creates .venv when missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+CLI := $(VENV)/bin/clinvla-kit
+# Constraints pin torch/torchvision to one matching pair (the registry's CUDA build also runs on CPU).
+PIP_INSTALL := $(PIP) install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: tutorial test install install-dev smoke bench demo browser-test clean help
+
+help:
+	@echo "make tutorial  - install, generate SynthCXR, run every notebook headlessly -> runs/"
+	@echo "make test      - install with dev extras, run the whole test suite (notebooks included)"
+	@echo "make demo      - serve the widget retrieval demo with Voila on localhost"
+	@echo "make browser-test - end-to-end browser test of the demo (Debian chromium + Playwright)"
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP_INSTALL) -e ".[dev]"
+	touch $(VENV)/.installed $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+tutorial: $(VENV)/.installed
+	$(CLI) notebooks --params tutorial --out runs
+
+smoke: $(VENV)/.installed
+	$(CLI) notebooks --params smoke --out runs/smoke
+
+# pytest exit code 5 means "no tests collected": that is a broken suite, not a pass, so it fails loudly.
+test: $(VENV)/.installed-dev
+	OMP_NUM_THREADS=2 $(PY) -m pytest tests; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5) - failing"; exit 1; fi; exit $$rc
+
+bench: $(VENV)/.installed-dev
+	$(PY) bench/run_all.py
+
+$(VENV)/.installed-demo: $(VENV)/.installed pyproject.toml
+	$(PIP_INSTALL) -e ".[dev,demo]"
+	touch $@
+
+demo: $(VENV)/.installed-demo
+	$(CLI) notebooks --params tutorial --out runs --only 07_retrieval_demo --no-html || true
+	$(VENV)/bin/voila notebooks/07_retrieval_demo.ipynb --no-browser --port 8866
+
+browser-test: $(VENV)/.installed-demo
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+	$(PY) -m pytest tests/demo -m browser -p no:cacheprovider
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,1 @@
+"""clinvla-kit."""

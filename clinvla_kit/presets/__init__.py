@@ -1,0 +1,1 @@
+"""Named run configurations (JSON), loaded with clinvla_kit.config.load_preset."""

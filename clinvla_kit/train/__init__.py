@@ -1,0 +1,1 @@
+"""clinvla_kit.train."""
