@@ -1,0 +1,121 @@
+"""StudyDataset + collate: shapes, per-study augmentation applied identically to every view, skip-and-count."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from clinvla_kit.config import DataCfg
+from clinvla_kit.data.batch import Batch
+from clinvla_kit.data.dataset import Augment, StudyDataset, collate
+from clinvla_kit.data.records import StudyRecord
+from clinvla_kit.data.sources.mimic import load_mimic
+
+CFG = DataCfg(image_size=32, max_tokens=48)
+
+
+def test_items_and_collate(mimic_dir, minilm_tokenizer):
+    recs = load_mimic(mimic_dir)
+    ds = StudyDataset(recs, CFG, minilm_tokenizer, train=False)
+    item = ds[1]  # 50000001: PA + LATERAL, no prior
+    assert item["images"].shape == (4, 3, 32, 32) and item["present"].tolist() == [True, True, False, False]
+    assert item["images"][2:].eq(0).all()
+    assert torch.equal(item["images"][0, 0], item["images"][0, 1])  # grey replicated
+    assert item["input_ids"].shape == (48,) and item["attention_mask"].dtype == torch.long
+    assert item["labels"].shape == (14,) and item["labels"][0] == 1.0 and math.isnan(item["labels"][1])
+    assert item["study_id"] == "50000001" and "pneumothorax" in item["text"] and "PTX" not in item["text"]
+    batch = collate([ds[i] for i in range(len(ds))])
+    assert isinstance(batch, Batch) and len(batch) == 5
+    assert batch.images.shape == (5, 4, 3, 32, 32) and batch.present.shape == (5, 4)
+    assert batch.input_ids.shape == (5, 48) and batch.labels.shape == (5, 14)
+    assert batch.study_ids == [r.study_id for r in recs] and len(batch.texts) == 5
+    assert batch.present[2].tolist() == [False, True, True, True]  # lateral-only study with its prior
+    assert ds.skipped == []
+
+
+def test_eval_is_deterministic_and_cfg_slots(mimic_dir, minilm_tokenizer):
+    recs = load_mimic(mimic_dir)
+    ds = StudyDataset(recs, CFG, minilm_tokenizer, train=False)
+    assert torch.equal(ds[3]["images"], ds[3]["images"])
+    solo = StudyDataset(recs, replace(CFG, use_lateral=False, use_prior=False), minilm_tokenizer, train=False)
+    assert solo[3]["present"].tolist() == [True, False, False, False]
+
+
+def pair_record(tmp_path, same: bool = True) -> StudyRecord:
+    """A study whose frontal and lateral are the same asymmetric picture (or two different ones)."""
+    from PIL import Image
+
+    img = np.zeros((32, 32), np.uint8)
+    img[4:12, 6:26] = 220
+    img[12:28, 6:10] = 160
+    Image.fromarray(img).save(tmp_path / "f.png")
+    Image.fromarray(img if same else img.T.copy()).save(tmp_path / "l.png")
+    images = {"frontal": tmp_path / "f.png", "lateral": tmp_path / "l.png", "prior_frontal": None,
+              "prior_lateral": None}
+    return StudyRecord("1", "s1", "", images, report="FINDINGS: Clear lungs.")
+
+
+def test_same_augmentation_on_every_view(tmp_path, minilm_tokenizer):
+    rec = pair_record(tmp_path)
+    train = StudyDataset([rec], CFG, minilm_tokenizer, train=True, seed=1)
+    plain = StudyDataset([rec], CFG, minilm_tokenizer, train=False)
+    x = train[0]["images"]
+    assert torch.equal(x[0], x[1])  # identical views stay identical: one draw per study
+    assert not torch.equal(x[0], plain[0]["images"][0])  # and augmentation did something
+    train.set_epoch(1)
+    assert not torch.equal(train[0]["images"][0], x[0])  # a new draw per epoch
+    # the transform of each view is the one the study drew, checked against a direct application
+    from clinvla_kit.data.images import read_image, resize, to_model_input
+
+    aug = train.augmentation(0)
+    ref = to_model_input(aug.apply(resize(read_image(rec.images["lateral"]), 32)), "alta")
+    assert torch.allclose(train[0]["images"][1], ref)
+
+
+def test_augment_ranges_and_identity():
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        a = Augment.draw(rng)
+        assert -5 <= a.angle <= 5 and 0.95 <= a.scale <= 1.05 and 0.9 <= a.brightness <= 1.1
+        assert 0.9 <= a.contrast <= 1.1 and abs(a.tx) <= 0.04 and abs(a.ty) <= 0.04
+    img = np.random.default_rng(1).random((16, 16)).astype(np.float32)
+    np.testing.assert_allclose(Augment().apply(img), img, atol=1e-5)
+    # a pure translation by +2 px moves a bright pixel by 2 px (reference by hand)
+    dot = np.zeros((16, 16), np.float32)
+    dot[5, 5] = 1.0
+    moved = Augment(tx=2 / 16).apply(dot)
+    assert np.unravel_index(moved.argmax(), moved.shape) == (5, 7)
+
+
+def test_skip_and_count(mimic_dir, minilm_tokenizer, caplog):
+    recs = load_mimic(mimic_dir)
+    bad_img = recs[4].images["frontal"]  # 50000010's PA, no other study uses it as a prior
+    bad_img.write_bytes(b"garbage")
+    ds = StudyDataset(recs, CFG, minilm_tokenizer, train=True)
+    items = [ds[i] for i in range(len(ds))]
+    assert len(items) == 5
+    assert items[4]["study_id"] == recs[0].study_id  # replaced by the next loadable study (wrapping around)
+    assert [s.study_id for s in ds.skipped] == [recs[4].study_id]
+    assert str(bad_img) in ds.skipped[0].reason
+    assert "skipping study" in caplog.text and str(bad_img) in caplog.text
+    empty = replace(recs[0], report="FINDINGS: ___")
+    ds2 = StudyDataset([empty, recs[0]], CFG, minilm_tokenizer, train=False)
+    assert ds2[0]["study_id"] == recs[0].study_id and "empty" in ds2.skipped[0].reason
+    dead = StudyDataset([empty], CFG, minilm_tokenizer, train=False, max_replacements=2)
+    with pytest.raises(RuntimeError, match="validate"):
+        dead[0]
+
+
+def test_skip_count_is_shared_with_workers(mimic_dir, minilm_tokenizer):
+    from torch.utils.data import DataLoader
+
+    recs = load_mimic(mimic_dir)
+    recs[4].images["frontal"].write_bytes(b"garbage")
+    ds = StudyDataset(recs, CFG, minilm_tokenizer, train=False)
+    batches = list(DataLoader(ds, batch_size=5, num_workers=1, collate_fn=collate))
+    assert len(batches[0]) == 5
+    assert len(ds.skipped) == 1  # counted in the worker, visible here
