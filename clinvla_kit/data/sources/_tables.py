@@ -1,0 +1,95 @@
+"""Small checked-reading helpers shared by the real-data loaders (CheXpert, RSNA, Open-I, NIH, MS-CXR).
+
+Every helper raises ``DataError`` naming the file, the 1-based data row (header excluded) and the field, so a user
+with a broken download learns exactly where to look. Values are read as strings (``dtype=str``) so that ids keep
+their leading zeros and a blank cell is a blank, not NaN-turned-float.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from clinvla_kit.data.errors import DataError
+
+
+def read_table(path: str | Path, required: Sequence[str], sep: str = ",") -> pd.DataFrame:
+    """Read a CSV as strings (blank -> ""), checking the file exists and every required column is present.
+
+    Raises:
+        DataError: missing/unreadable file (file), missing column (file, field), empty table (file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file not found", file=path)
+    try:
+        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, na_values=[])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
+        raise DataError(f"cannot parse as CSV: {e}", file=path) from None
+    df.columns = [str(c).strip() for c in df.columns]
+    for col in required:
+        if col not in df.columns:
+            raise DataError(f"missing column; the file has {list(df.columns)}", file=path, field=col)
+    if len(df) == 0:
+        raise DataError("no data rows", file=path)
+    return df
+
+
+def check_unique(df: pd.DataFrame, column: str | Sequence[str], file: Path) -> None:
+    """Raise on the first duplicated id (the row named is the second occurrence)."""
+    cols = [column] if isinstance(column, str) else list(column)
+    dup = df.duplicated(subset=cols, keep="first")
+    if dup.any():
+        i = int(dup.to_numpy().nonzero()[0][0])
+        value = ", ".join(str(df.iloc[i][c]) for c in cols)
+        raise DataError(f"duplicated id {value!r}", file=file, row=i + 1, field="+".join(cols))
+
+
+def check_allowed(value: str, allowed: Iterable[str], file: Path, row: int, field: str) -> str:
+    """Return ``value`` if it is one of ``allowed``; else a DataError listing the allowed values."""
+    allowed = list(allowed)
+    if value not in allowed:
+        raise DataError(f"value {value!r} not in the allowed set {allowed}", file=file, row=row, field=field)
+    return value
+
+
+def parse_float(value: str, file: Path, row: int, field: str) -> float:
+    """A number from a CSV cell, or a DataError naming the cell."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise DataError(f"not a number: {value!r}", file=file, row=row, field=field) from None
+
+
+def parse_chexpert_value(value: str, file: Path, row: int, field: str) -> float | None:
+    """A CheXpert observation cell: "1", "0", "-1" (also "1.0" ...) or blank -> 1.0 / 0.0 / -1.0 / None."""
+    v = value.strip()
+    if v == "":
+        return None
+    try:
+        f = float(v)
+    except ValueError:
+        f = None
+    if f not in (1.0, 0.0, -1.0):
+        raise DataError(f"label {value!r} not in the allowed set [1, 0, -1, blank]", file=file, row=row, field=field)
+    return f
+
+
+def resolve_image(root: Path, rel: str, file: Path, row: int, field: str, check: bool = True) -> Path:
+    """Join a CSV path cell to ``root``; also try without its first component (the data set's folder name).
+
+    Why the second try: CheXpert's CSVs write ``CheXpert-v1.0-small/train/...`` relative to the folder *above*
+    the data set, and users point ``image_root`` at either folder.
+    """
+    if not rel.strip():
+        raise DataError("empty image path", file=file, row=row, field=field)
+    p = Path(rel.strip())
+    candidates = [p] if p.is_absolute() else [root / p] + ([root / Path(*p.parts[1:])] if len(p.parts) > 1 else [])
+    if not check:
+        return candidates[0]
+    for c in candidates:
+        if c.is_file():
+            return c
+    raise DataError(f"image not found (looked for {[str(c) for c in candidates]})", file=file, row=row, field=field)
