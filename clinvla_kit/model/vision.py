@@ -1,0 +1,244 @@
+"""Image tower: a timm ViT over the four study slots, with view/time embeddings, masking and adapters.
+
+Design choice: views are encoded *separately* (the present views of the batch are stacked as M <= 4B single images
+and go through the shared ViT together) and fused by the mean of their CLS tokens. Why: attention cost grows with
+the square of the sequence length, so four views of L patches cost 4 L^2 instead of 16 L^2 for a joint sequence;
+absent views cost nothing (they are not encoded at all); and the single-view encoder is exactly the one MAE
+pretraining produced (as in ALTA). What it implies: views interact only through the mean of CLS and through the
+local loss (a word attends over the patches of all views), never inside attention, so a finding visible only on the
+lateral reaches the global embedding through the lateral CLS alone.
+
+Slots: frontal, lateral, prior_frontal, prior_lateral (``config.SLOTS``). Slot s has view id ``s % 2``
+(frontal/lateral) and time id ``s // 2`` (current/prior); both embeddings start at zero so a pretrained encoder's
+features are unchanged at step 0. A learned missing-view token stands in for an absent or disabled slot: it is the
+slot's CLS in ``view_cls`` and its (masked-out) patch tokens, and the global embedding of a study with no usable view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import timm
+import torch
+from timm.models.vision_transformer import VisionTransformer
+from torch import nn
+
+from clinvla_kit.config import AdapterCfg, VisionCfg
+from clinvla_kit.model.adapters import BottleneckAdapter, TransformerAdapt
+from clinvla_kit.model.invertible import InvertibleAdapter
+from clinvla_kit.model.lora import VISION_TARGETS, apply_lora, is_lora_param
+from clinvla_kit.model.masking import gather_tokens, random_keep_indices
+from clinvla_kit.model.outputs import VisionOutput
+
+NUM_SLOTS = 4
+
+
+def build_vit(cfg: VisionCfg, image_size: int) -> VisionTransformer:
+    """A timm ViT without head: by timm name (``vit_small_patch16_224``, ``vit_base_patch16_224.mae``) or "custom".
+
+    ``cfg.checkpoint`` (a local file) is loaded afterwards by ``checkpoints.load_vit_checkpoint``; ``cfg.pretrained``
+    downloads timm hub weights and therefore needs network (never used offline).
+    """
+    if cfg.model_name == "custom":
+        vit = VisionTransformer(
+            img_size=image_size, patch_size=cfg.patch_size, embed_dim=cfg.embed_dim, depth=cfg.depth,
+            num_heads=cfg.num_heads, num_classes=0,
+        )
+    else:
+        vit = timm.create_model(cfg.model_name, pretrained=cfg.pretrained, num_classes=0, img_size=image_size)
+    if not isinstance(vit, VisionTransformer) or not vit.has_class_token or vit.no_embed_class:
+        raise ValueError(
+            f"vision.model_name={cfg.model_name!r}: need a timm VisionTransformer with a class token and "
+            "position embeddings on the class token (standard ViT/MAE layout)"
+        )
+    return vit
+
+
+def _no_download(cfg: VisionCfg) -> VisionCfg:
+    """Same architecture without hub weights (weights come from a run's safetensors)."""
+    from dataclasses import replace
+
+    return replace(cfg, pretrained=False, checkpoint=None)
+
+
+def patch_grid(vit: VisionTransformer) -> tuple[int, int]:
+    return tuple(vit.patch_embed.grid_size)  # type: ignore[return-value]
+
+
+def block_forward(blk: nn.Module, x: torch.Tensor, adapt: BlockAdapters) -> torch.Tensor:
+    """One timm ``Block`` with adapters: serial after attention, parallel (scale s) beside the MLP, then
+    Transformer-Adapt on the MLP output. Identity parts make this equal to ``blk(x)`` at init."""
+    h = adapt.serial(blk.ls1(blk.attn(blk.norm1(x))))
+    x = x + blk.drop_path1(h)
+    y = blk.norm2(x)
+    m = blk.mlp(y) + adapt.parallel_scale * adapt.parallel(y)
+    m = adapt.transformer_adapt(m)
+    return x + blk.drop_path2(blk.ls2(m))
+
+
+class ZeroBranch(nn.Module):
+    """Stands in for a disabled parallel adapter: returns zeros (so ``mlp(y) + s * 0``)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
+class BlockAdapters(nn.Module):
+    """The adapters of one ViT block (each ``nn.Identity``/``ZeroBranch`` when switched off)."""
+
+    def __init__(self, dim: int, cfg: AdapterCfg) -> None:
+        super().__init__()
+        bottleneck_on = cfg.vision_bottleneck and not cfg.lora
+        self.serial: nn.Module = BottleneckAdapter(dim, cfg.bottleneck) if bottleneck_on else nn.Identity()
+        self.parallel: nn.Module = (
+            BottleneckAdapter(dim, cfg.bottleneck, residual=False) if bottleneck_on else ZeroBranch()
+        )
+        self.parallel_scale = cfg.parallel_scale
+        ta_on = "vision" in cfg.transformer_adapt_towers and not cfg.lora
+        self.transformer_adapt = TransformerAdapt(dim, cfg.bottleneck, enabled=ta_on)
+
+
+@dataclass
+class ViewTokens:
+    """Per-encoded-view intermediate results (used by the MAE term and attention maps).
+
+    images: [M, C, H, W] the encoded views; index: [M, 2] long (study b, slot s); keep: [M, K] kept patch indices;
+    tokens: [M, K, D] final patch tokens; cls: [M, D].
+    """
+
+    images: torch.Tensor
+    index: torch.Tensor
+    keep: torch.Tensor
+    tokens: torch.Tensor
+    cls: torch.Tensor
+
+
+class VisionTower(nn.Module):
+    """Four-slot image encoder around a timm ViT (backbone weights under ``vit.``, timm key names)."""
+
+    def __init__(self, cfg: VisionCfg, adapters: AdapterCfg, image_size: int, load_weights: bool = True) -> None:
+        super().__init__()
+        if cfg.eval_views not in ("frontal", "all"):
+            raise ValueError(f"vision.eval_views must be 'frontal' or 'all', got {cfg.eval_views!r}")
+        self.cfg = cfg
+        self.vit = build_vit(cfg if load_weights else _no_download(cfg), image_size)
+        if load_weights and cfg.checkpoint:
+            from clinvla_kit.model.checkpoints import load_vit_checkpoint
+
+            load_vit_checkpoint(self.vit, cfg.checkpoint)
+        dim = self.vit.embed_dim
+        self.dim = dim
+        self.grid = patch_grid(self.vit)
+        self.num_patches = self.grid[0] * self.grid[1]
+        self.view_embed = nn.Parameter(torch.zeros(2, dim))  # frontal, lateral
+        self.time_embed = nn.Parameter(torch.zeros(2, dim))  # current, prior
+        self.missing_token = nn.Parameter(torch.randn(dim) * 0.02)
+        self.block_adapters = nn.ModuleList(BlockAdapters(dim, adapters) for _ in self.vit.blocks)
+        inv_on = "vision" in adapters.invertible_towers and not adapters.lora
+        self.invertible: nn.Module = (
+            InvertibleAdapter(dim, init=adapters.invertible_init) if inv_on else nn.Identity()
+        )
+        enabled = [True, cfg.multiview, cfg.temporal, cfg.temporal and cfg.multiview]
+        self.register_buffer("enabled_slots", torch.tensor(enabled), persistent=False)
+        if adapters.lora:  # after checkpoint loading: LoRA renames qkv.weight to qkv.base_layer.weight
+            apply_lora(self.vit, VISION_TARGETS, adapters.lora_rank)
+        train_all = adapters.full_finetune or not cfg.freeze_backbone
+        for name, p in self.vit.named_parameters():
+            p.requires_grad = train_all or is_lora_param(name)
+
+    # -- slots ------------------------------------------------------------------------------------------------
+    def usable_slots(self, present: torch.Tensor) -> torch.Tensor:
+        """[B, 4] bool: present and enabled by config; in eval mode with ``eval_views="frontal"`` one view per study:
+        the frontal, or for a study without one its first usable slot (rather than no embedding at all)."""
+        use = present.bool() & self.enabled_slots
+        if not self.training and self.cfg.eval_views == "frontal":
+            first = use.long().argmax(dim=1)  # frontal when present (slot 0), else the first usable slot
+            one = torch.zeros_like(use)
+            one[torch.arange(use.shape[0], device=use.device), first] = True
+            use = one & use
+        return use
+
+    def slot_columns(self) -> list[int]:
+        """Slots that get columns in ``patch_tokens`` in the current mode (frontal evaluation: one column)."""
+        if not self.training and self.cfg.eval_views == "frontal":
+            return [0]
+        return [s for s in range(NUM_SLOTS) if bool(self.enabled_slots[s])]
+
+    # -- encoding ---------------------------------------------------------------------------------------------
+    def encode_views(
+        self, images: torch.Tensor, slots: torch.Tensor, mask_ratio: float, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """images [M, C, H, W], slots [M] -> (cls [M, D], tokens [M, K, D], keep [M, K]).
+
+        Masking is drawn per image (independent per view and per study); ratio 0 keeps all patches in order.
+        """
+        vit = self.vit
+        m = images.shape[0]
+        x = vit.patch_embed(images)  # [M, L, D]
+        x = x + vit.pos_embed[:, vit.num_prefix_tokens:]
+        # Drop patches first: everything below is token-wise until the blocks, so masking early is equivalent and
+        # saves the adapters' work on the 75% of tokens that are thrown away.
+        if mask_ratio > 0:
+            keep = random_keep_indices(m, self.num_patches, mask_ratio, generator=generator, device=x.device)
+            x = gather_tokens(x, keep)
+        else:
+            keep = torch.arange(self.num_patches, device=x.device).expand(m, -1)
+        extra = self.view_embed[slots % 2] + self.time_embed[slots // 2]  # [M, D]
+        x = self.invertible(x + extra[:, None])
+        cls = (vit.cls_token + vit.pos_embed[:, :1]).expand(m, -1, -1) + extra[:, None]
+        x = vit.norm_pre(vit.pos_drop(torch.cat([cls, x], dim=1)))
+        for blk, adapt in zip(vit.blocks, self.block_adapters):
+            x = block_forward(blk, x, adapt)
+        x = vit.norm(x)
+        return x[:, 0], x[:, 1:], keep
+
+    def encode(
+        self, images: torch.Tensor, present: torch.Tensor, generator: torch.Generator | None = None
+    ) -> tuple[VisionOutput, ViewTokens]:
+        """images [B, 4, C, H, W], present [B, 4] -> (VisionOutput, ViewTokens).
+
+        Only usable views are encoded. ``patch_tokens`` has one block of K columns per slot of ``slot_columns()``;
+        blocks of unusable slots hold the missing-view token with ``patch_mask`` False.
+        """
+        if images.dim() != 5 or images.shape[1] != NUM_SLOTS:
+            raise ValueError(f"images must be [B, 4, C, H, W] (slots {NUM_SLOTS}), got {tuple(images.shape)}")
+        b = images.shape[0]
+        use = self.usable_slots(present)
+        index = use.nonzero()  # [M, 2] (study, slot), row-major
+        ratio = self.cfg.mask_ratio if self.training else 0.0
+        cls, tokens, keep = self.encode_views(images[index[:, 0], index[:, 1]], index[:, 1], ratio, generator)
+        k, d = keep.shape[1], self.dim
+        dtype = cls.dtype
+        view_cls = self.missing_token.to(dtype).expand(b, NUM_SLOTS, d).clone()
+        view_cls[index[:, 0], index[:, 1]] = cls
+        n_used = use.sum(1, keepdim=True)  # [B, 1]
+        summed = (view_cls * use[..., None]).sum(1)
+        global_emb = torch.where(n_used > 0, summed / n_used.clamp(min=1), self.missing_token.to(dtype).expand(b, d))
+
+        cols = self.slot_columns()
+        col_of = {s: i for i, s in enumerate(cols)}
+        patches = self.missing_token.to(dtype).expand(b, len(cols), k, d).clone()
+        patch_mask = torch.zeros(b, len(cols), k, dtype=torch.bool, device=images.device)
+        ids = torch.zeros(b, len(cols), k, 3, dtype=torch.long, device=images.device)
+        ids[..., 0] = torch.tensor(cols, device=images.device)[None, :, None]
+        if len(cols) == 1:  # frontal evaluation: the one view per study (frontal or its fallback) in column 0
+            col_idx = torch.zeros(index.shape[0], dtype=torch.long, device=images.device)
+            ids[index[:, 0], col_idx, :, 0] = index[:, 1, None]
+        else:
+            col_idx = torch.tensor([col_of[int(s)] for s in index[:, 1]], dtype=torch.long, device=images.device)
+        patches[index[:, 0], col_idx] = tokens
+        patch_mask[index[:, 0], col_idx] = True
+        gw = self.grid[1]
+        ids[index[:, 0], col_idx, :, 1] = keep // gw
+        ids[index[:, 0], col_idx, :, 2] = keep % gw
+        out = VisionOutput(
+            global_emb=global_emb,
+            view_cls=view_cls,
+            patch_tokens=patches.reshape(b, len(cols) * k, d),
+            patch_ids=ids.reshape(b, len(cols) * k, 3),
+            patch_mask=patch_mask.reshape(b, len(cols) * k),
+        )
+        return out, ViewTokens(images=images[index[:, 0], index[:, 1]], index=index, keep=keep, tokens=tokens, cls=cls)
+
+    def forward(self, images: torch.Tensor, present: torch.Tensor) -> VisionOutput:
+        return self.encode(images, present)[0]

@@ -1,0 +1,252 @@
+"""Scoring attention maps against ground-truth finding masks: pointing game and IoU.
+
+SynthCXR knows where every finding is: ``annotations.jsonl`` holds, per image (``dicom_id``) and finding, a
+run-length-encoded mask (row-major, see ``clinvla_kit.synth.rle``) in the image's stored pixel size. A heatmap is
+upsampled (bilinearly) to that size before scoring, which assumes the model's preprocessing was a plain resize
+(``data.resize="bilinear"``, the default); with ``resize_crop`` the map and the mask would be misaligned.
+
+- pointing game: is the heatmap's maximum inside the mask? Threshold-free, so it compares maps with different
+  value ranges (Grad-CAM, attention probabilities) fairly;
+- IoU: the map is scaled to [0, 1] by its own min and max and thresholded (``threshold``) into a region, which is
+  compared with the mask. Depends on the threshold; report it with the score.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FRONTAL_POSITIONS = frozenset({"PA", "AP", "AP AXIAL", "PA LLD", "AP LLD", "AP RLD", "PA RLD"})
+"""ViewPosition values of a frontal image (MIMIC's names); any other position counts as lateral."""
+
+
+def _check_pair(heatmap: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(heatmap upsampled to the mask's shape, boolean mask); clear errors for empty/invalid inputs."""
+    from clinvla_kit.viz.figures import _resize
+
+    heat = np.asarray(heatmap, dtype=np.float32)
+    m = np.asarray(mask).astype(bool)
+    if heat.ndim != 2 or m.ndim != 2:
+        raise ValueError(f"heatmap and mask must be 2-D, got {heat.shape} and {m.shape}")
+    if not np.isfinite(heat).all():
+        raise ValueError("heatmap has non-finite values")
+    if not m.any():
+        raise ValueError("mask is empty: nothing to point at")
+    return _resize(heat, m.shape), m
+
+
+def pointing_game(heatmap: np.ndarray, mask: np.ndarray) -> bool:
+    """True when the heatmap's maximum (upsampled to the mask's shape) lies inside the mask.
+
+    Ties (a flat map, or a plateau after upsampling) count as a hit only when *every* tied maximum is inside the
+    mask, so a constant map never scores by luck.
+    """
+    heat, m = _check_pair(heatmap, mask)
+    top = heat >= heat.max() - 1e-7 * max(1.0, abs(float(heat.max())))
+    return bool(m[top].all())
+
+
+def heatmap_iou(heatmap: np.ndarray, mask: np.ndarray, threshold: float = 0.5) -> float:
+    """IoU of the region ``scaled heatmap >= threshold`` with the mask (heatmap min-max scaled to [0, 1] after
+    upsampling to the mask's shape). A constant heatmap covers nothing (IoU 0)."""
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be in [0, 1], got {threshold}")
+    heat, m = _check_pair(heatmap, mask)
+    lo, hi = float(heat.min()), float(heat.max())
+    if hi <= lo:
+        return 0.0
+    region = (heat - lo) / (hi - lo) >= threshold
+    union = np.logical_or(region, m).sum()
+    return float(np.logical_and(region, m).sum() / union) if union else 0.0
+
+
+def load_annotations(path: str | Path, findings_only: bool = True) -> list[dict[str, Any]]:
+    """Rows of ``annotations.jsonl`` (a data directory or the file).
+
+    ``findings_only`` keeps rows with a mask (drops burned-in markers and unusable-image notes). Ids (``dicom_id``,
+    ``study_id``, ``subject_id``; integers in the JSON) become strings, as in ``StudyRecord``. Raises naming the
+    file and line for a missing file, bad JSON or a row without ``dicom_id``/``finding``.
+    """
+    p = Path(path)
+    if p.is_dir():
+        p = p / "annotations.jsonl"
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no annotations file (SynthCXR writes annotations.jsonl)")
+    rows = []
+    for i, line in enumerate(p.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{p}, line {i}: not valid JSON ({e})") from e
+        for key in ("dicom_id", "finding"):
+            if key not in row:
+                raise ValueError(f"{p}, line {i}: missing field {key!r}")
+        if findings_only and row.get("mask") is None:
+            continue
+        for key in ("dicom_id", "study_id", "subject_id"):  # ids are strings everywhere else in the kit
+            if row.get(key) is not None:
+                row[key] = str(row[key])
+        row["_line"] = i
+        rows.append(row)
+    return rows
+
+
+def view_kind(view_position: str | None) -> str:
+    """ViewPosition ("PA", "AP", "LATERAL", "LL", ...) -> "frontal" | "lateral"."""
+    return "frontal" if str(view_position or "").upper() in FRONTAL_POSITIONS else "lateral"
+
+
+def score_grounding(maps: Mapping[str, Any], annotations: Iterable[dict[str, Any]] | str | Path,
+                    threshold: float = 0.5, method: str = "") -> "pd.DataFrame":  # noqa: F821
+    """Score heatmaps against the finding masks of the same images -> one row per (image, finding).
+
+    Args:
+        maps: ``dicom_id -> heatmap [h, w]`` (one map scored against every finding of that image), or
+            ``dicom_id -> {finding: heatmap}`` (a finding-specific map, e.g. Grad-CAM with the finding's prompt).
+            Images without a map are skipped; a map whose image has no annotated finding gives no row.
+        annotations: rows of ``load_annotations`` or the path to load them from.
+        threshold: IoU threshold on the min-max scaled map.
+        method: a label copied into a ``method`` column (to concatenate several methods' tables).
+    Returns:
+        DataFrame with columns method, dicom_id, study_id, view, view_kind, finding, label, visible, pointing,
+        iou, mask_area (share of the image the finding covers: the pointing hit rate of a random point).
+    Raises:
+        ValueError naming the annotation line when a mask cannot be decoded.
+    """
+    import pandas as pd
+
+    from clinvla_kit.synth.rle import rle_decode
+
+    rows_in = load_annotations(annotations) if isinstance(annotations, (str, Path)) else list(annotations)
+    out = []
+    for ann in rows_in:
+        if ann.get("mask") is None or ann["dicom_id"] not in maps:
+            continue
+        entry = maps[ann["dicom_id"]]
+        heat = entry.get(ann["finding"]) if isinstance(entry, Mapping) else entry
+        if heat is None:
+            continue
+        try:
+            mask = rle_decode(ann["mask"])
+        except (KeyError, ValueError, TypeError) as e:
+            where = f"line {ann['_line']}" if "_line" in ann else f"dicom_id {ann['dicom_id']}"
+            raise ValueError(f"annotations {where} ({ann['finding']}): bad mask ({e})") from e
+        if not mask.any():
+            continue
+        out.append({
+            "method": method, "dicom_id": ann["dicom_id"], "study_id": ann.get("study_id"),
+            "view": ann.get("view"), "view_kind": view_kind(ann.get("view")), "finding": ann["finding"],
+            "label": ann.get("label"), "visible": bool(ann.get("visible", True)),
+            "pointing": pointing_game(heat, mask), "iou": heatmap_iou(heat, mask, threshold),
+            "mask_area": float(mask.mean()),
+        })
+    cols = ["method", "dicom_id", "study_id", "view", "view_kind", "finding", "label", "visible", "pointing", "iou",
+            "mask_area"]
+    return pd.DataFrame(out, columns=cols)
+
+
+def summarize_grounding(scores: "pd.DataFrame", by: tuple[str, ...] = ("method", "finding", "view_kind"),  # noqa: F821
+                        visible_only: bool = True) -> "pd.DataFrame":  # noqa: F821
+    """Per group: n, pointing-game hit rate, mean IoU and the random-point baseline (mean mask area).
+
+    ``visible_only`` drops findings the generator hid in that view (e.g. a retrocardiac opacity on the frontal):
+    there is nothing there for a map to find.
+    """
+    df = scores[scores["visible"]] if visible_only else scores
+    keys = [k for k in by if k in df.columns and (k != "method" or df["method"].astype(bool).any())]
+    if df.empty:
+        return df.groupby(keys).size().reset_index(name="n") if keys else df
+    g = df.groupby(keys, dropna=False) if keys else df.assign(_all="all").groupby("_all")
+    return g.agg(n=("pointing", "size"), pointing=("pointing", "mean"), iou=("iou", "mean"),
+                 random_point=("mask_area", "mean")).reset_index()
+
+
+MAP_METHODS: tuple[str, ...] = ("gradcam", "word_patch")
+
+
+def study_maps(model: Any, batch: Any, records: Sequence[Any], method: str = "gradcam",
+               slots: Sequence[str] = ("frontal", "lateral")) -> dict[str, np.ndarray]:
+    """Heatmaps of every study of ``batch`` (built from ``records``, same order) keyed by image ``dicom_id``.
+
+    - "gradcam": Grad-CAM of each view against the study's own report (``gradcam_similarity``);
+    - "word_patch": the local loss's attention of the report's words on that view, averaged over words
+      (``word_patch_attention``): where the report as a whole looked.
+    Only slots that are present, listed in ``slots`` and have a dicom id get a map.
+    """
+    import warnings
+
+    from clinvla_kit.config import SLOTS
+    from clinvla_kit.viz.attention import gradcam_similarity
+    from clinvla_kit.viz.word_patch import word_patch_attention
+
+    if method not in MAP_METHODS:
+        raise ValueError(f"unknown map method {method!r}; choose one of {MAP_METHODS}")
+    if len(records) != len(batch):
+        raise ValueError(f"{len(records)} records for a batch of {len(batch)} studies")
+    maps: dict[str, np.ndarray] = {}
+    for i, rec in enumerate(records):
+        if batch.study_ids and str(batch.study_ids[i]) != str(rec.study_id):
+            raise ValueError(f"batch row {i} is study {batch.study_ids[i]}, record says {rec.study_id}")
+        wanted = [s for s in slots if bool(batch.present[i, SLOTS.index(s)]) and rec.dicom_ids.get(s)]
+        if method == "word_patch":
+            res = word_patch_attention(model, batch, index=i)
+            for s in wanted:
+                if s in res["maps"]:
+                    maps[rec.dicom_ids[s]] = res["maps"][s].mean(axis=0)
+            continue
+        for s in wanted:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # an all-zero map is scored as it is (a miss)
+                maps[rec.dicom_ids[s]] = gradcam_similarity(model, batch, None, batch.texts[i], slot=s, index=i)
+    return maps
+
+
+def collect_run_dirs(spec: Any) -> dict[str, Path]:
+    """Run directories to compare, by name: a list of run dirs, a ``{name: dir}`` mapping, or one root folder
+    searched for ``config.json`` + ``model.safetensors`` (``clinvla-kit ablate`` writes ``ROOT/<variant>/seed<k>``).
+    Paths that do not exist or hold no run are left out with a printed note (a notebook then skips cleanly)."""
+    if not spec:
+        return {}
+    if isinstance(spec, (str, Path)):
+        root = Path(spec)
+        if not root.is_dir():
+            print(f"note: {root} does not exist; no runs to compare")
+            return {}
+        found = sorted(p.parent for p in root.rglob("config.json") if (p.parent / "model.safetensors").is_file())
+        return {str(p.relative_to(root)) or p.name: p for p in found}
+    items = spec.items() if isinstance(spec, Mapping) else ((Path(p).name, p) for p in spec)
+    out: dict[str, Path] = {}
+    for name, p in items:
+        p = Path(p)
+        if (p / "config.json").is_file() and (p / "model.safetensors").is_file():
+            out[str(name) if str(name) not in out else str(p)] = p
+        else:
+            print(f"note: {p} holds no run (config.json + model.safetensors); skipped")
+    return out
+
+
+def grounding_for_runs(run_dirs: Mapping[str, str | Path], records: Sequence[Any],
+                       annotations: Iterable[dict[str, Any]] | str | Path, method: str = "word_patch",
+                       threshold: float = 0.5, device: str = "cpu") -> "pd.DataFrame":  # noqa: F821
+    """``score_grounding`` of the same studies under several runs (e.g. ablation variants), ``method`` column =
+    run name. Each run is loaded with ``ClinVLA.from_pretrained`` and its own preprocessing (``cfg.data``)."""
+    import pandas as pd
+
+    from clinvla_kit.data.dataset import StudyDataset, collate
+    from clinvla_kit.model.clinvla import ClinVLA
+
+    ann = load_annotations(annotations) if isinstance(annotations, (str, Path)) else list(annotations)
+    tables = []
+    for name, run in run_dirs.items():
+        model = ClinVLA.from_pretrained(run, map_location=device).eval()
+        ds = StudyDataset(list(records), model.cfg.data, model.tokenizer, train=False)
+        batch = collate([ds[i] for i in range(len(ds))])
+        maps = study_maps(model, batch, records, method=method)
+        tables.append(score_grounding(maps, ann, threshold=threshold, method=str(name)))
+    return pd.concat(tables, ignore_index=True) if tables else score_grounding({}, ann)

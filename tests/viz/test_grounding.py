@@ -1,0 +1,130 @@
+"""Pointing game and IoU against hand-made masks (naive references), and scoring SynthCXR-style annotations."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from clinvla_kit.synth.rle import rle_encode
+from clinvla_kit.viz.grounding import (heatmap_iou, load_annotations, pointing_game, score_grounding,
+                                       summarize_grounding, view_kind)
+
+
+def naive_iou(heat, mask, thr):
+    lo, hi = heat.min(), heat.max()
+    inter = union = 0
+    for i in range(heat.shape[0]):
+        for j in range(heat.shape[1]):
+            r = (heat[i, j] - lo) / (hi - lo) >= thr
+            inter += int(r and mask[i, j])
+            union += int(r or mask[i, j])
+    return inter / union
+
+
+def test_pointing_game_hit_miss_and_ties():
+    mask = np.zeros((8, 8), bool)
+    mask[2:4, 5:7] = True
+    heat = np.zeros((8, 8))
+    heat[3, 6] = 1.0
+    assert pointing_game(heat, mask)
+    heat2 = np.zeros((8, 8))
+    heat2[7, 0] = 1.0
+    assert not pointing_game(heat2, mask)
+    assert not pointing_game(np.ones((8, 8)), mask)  # a flat map never hits by luck
+    with pytest.raises(ValueError, match="empty"):
+        pointing_game(heat, np.zeros((8, 8)))
+
+
+def test_pointing_game_upsamples_patch_map():
+    mask = np.zeros((32, 32), bool)
+    mask[16:32, 0:16] = True  # lower-left quadrant
+    heat = np.zeros((4, 4))
+    heat[3, 0] = 1.0  # lower-left patch
+    assert pointing_game(heat, mask)
+
+
+def test_iou_against_naive_reference():
+    rng = np.random.default_rng(0)
+    heat = rng.random((10, 10))
+    mask = np.zeros((10, 10), bool)
+    mask[3:8, 2:6] = True
+    for thr in (0.0, 0.3, 0.5, 0.9):
+        assert heatmap_iou(heat, mask, thr) == pytest.approx(naive_iou(heat, mask, thr))
+    perfect = mask.astype(float)
+    assert heatmap_iou(perfect, mask, 0.5) == pytest.approx(1.0)
+    assert heatmap_iou(np.ones((10, 10)), mask) == 0.0
+    with pytest.raises(ValueError, match="threshold"):
+        heatmap_iou(heat, mask, 1.5)
+    with pytest.raises(ValueError, match="non-finite"):
+        heatmap_iou(np.full((10, 10), np.nan), mask)
+
+
+def _write_annotations(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def test_score_grounding_from_file(tmp_path):
+    m1 = np.zeros((16, 16), bool)
+    m1[8:, :8] = True
+    m2 = np.zeros((16, 16), bool)
+    m2[:4, 12:] = True
+    rows = [
+        {"dicom_id": "d1", "study_id": 11, "view": "PA", "finding": "effusion", "label": "Pleural Effusion",
+         "visible": True, "mask": rle_encode(m1)},
+        {"dicom_id": "d1", "study_id": "s1", "view": "PA", "finding": "nodule", "label": "Lung Lesion",
+         "visible": True, "mask": rle_encode(m2)},
+        {"dicom_id": "d2", "study_id": "s1", "view": "LATERAL", "finding": "effusion", "label": "Pleural Effusion",
+         "visible": False, "mask": rle_encode(m1)},
+        {"dicom_id": "d1", "study_id": "s1", "view": "PA", "finding": "burned_in_marker", "bbox": [0, 0, 2, 2],
+         "mask": None},
+    ]
+    _write_annotations(tmp_path / "annotations.jsonl", rows)
+    assert len(load_annotations(tmp_path)) == 3
+    assert load_annotations(tmp_path)[0]["study_id"] == "11"
+    heat = np.zeros((4, 4))
+    heat[3, 0] = 1.0
+    df = score_grounding({"d1": heat, "d2": heat, "unknown": heat}, tmp_path, method="m")
+    assert list(df["finding"]) == ["effusion", "nodule", "effusion"]
+    assert list(df["pointing"]) == [True, False, True]
+    assert list(df["view_kind"]) == ["frontal", "frontal", "lateral"]
+    assert df["mask_area"].iloc[0] == pytest.approx(0.25)
+    per = score_grounding({"d1": {"nodule": heat}}, tmp_path)
+    assert list(per["finding"]) == ["nodule"]
+    summary = summarize_grounding(df)
+    assert set(summary["finding"]) == {"effusion", "nodule"} and summary["n"].sum() == 2  # hidden one dropped
+
+
+def test_annotation_errors_name_the_line(tmp_path):
+    p = tmp_path / "annotations.jsonl"
+    p.write_text('{"dicom_id": "d1", "finding": "x", "mask": null}\nnot json\n')
+    with pytest.raises(ValueError, match="line 2"):
+        load_annotations(p)
+    p.write_text('{"dicom_id": "d1", "finding": "x", "mask": {"size": [4, 4], "counts": [3, 2]}}\n')
+    with pytest.raises(ValueError, match="line 1"):
+        score_grounding({"d1": np.ones((4, 4))}, p)
+    with pytest.raises(FileNotFoundError, match="annotations"):
+        load_annotations(tmp_path / "nowhere")
+    assert view_kind("LL") == "lateral" and view_kind("AP") == "frontal"
+
+
+def test_study_maps_and_runs_on_tiny_model(tiny_model, tiny_batch, tmp_path):
+    from clinvla_kit.data.records import StudyRecord
+    from clinvla_kit.viz.grounding import collect_run_dirs, study_maps
+
+    recs = [StudyRecord("1", sid, "", {s: (tmp_path / "x.jpg" if tiny_batch.present[i, k] else None)
+                                       for k, s in enumerate(("frontal", "lateral", "prior_frontal", "prior_lateral"))},
+                        dicom_ids={"frontal": f"{sid}f", "lateral": f"{sid}l" if tiny_batch.present[i, 1] else None})
+            for i, sid in enumerate(tiny_batch.study_ids)]
+    wp = study_maps(tiny_model, tiny_batch, recs, method="word_patch")
+    assert sorted(wp) == ["s1f", "s1l", "s2f", "s3f"] and wp["s1f"].shape == (4, 4)
+    gc = study_maps(tiny_model, tiny_batch, recs[:1] + recs[1:], method="gradcam", slots=("frontal",))
+    assert sorted(gc) == ["s1f", "s2f", "s3f"] and gc["s1f"].shape == (32, 32)
+    with pytest.raises(ValueError, match="unknown map method"):
+        study_maps(tiny_model, tiny_batch, recs, method="saliency")
+    assert collect_run_dirs([]) == {} and collect_run_dirs([tmp_path / "none"]) == {}
+    (tmp_path / "abl" / "full" / "seed0").mkdir(parents=True)
+    for f in ("config.json", "model.safetensors"):
+        (tmp_path / "abl" / "full" / "seed0" / f).write_text("{}")
+    assert list(collect_run_dirs(tmp_path / "abl")) == ["full/seed0"]
