@@ -1,0 +1,146 @@
+"""MIMIC-style free-text reports from a small grammar (synonyms, negations, hedges, abbreviations, measurements).
+
+Sections: EXAMINATION, INDICATION, COMPARISON, FINDINGS, IMPRESSION, in MIMIC's upper-case "NAME:" style with
+"___" for de-identified text. About 10% of reports are impression-only and 10% findings-only. A finding's
+comparison sentence ("the right pleural effusion has increased") follows its change vs the prior study. The
+report returns which absent findings it negates, so labels come from what the generator decided, not from parsing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from clinvla_kit.synth.findings import PATHOLOGIES, Finding
+from clinvla_kit.synth.plan import StudyPlan
+
+_LOBE_WORDS = {"RUL": "right upper lobe", "RML": "right middle lobe", "RLL": "right lower lobe",
+               "LUL": "left upper lobe", "lingula": "lingula", "LLL": "left lower lobe"}
+_NOUN = {
+    "cardiomegaly": ["cardiomegaly", "enlargement of the cardiac silhouette", "enlarged heart size"],
+    "pleural_effusion": ["pleural effusion", "effusion", "pleural fluid collection"],
+    "pneumothorax": ["pneumothorax", "PTX"],
+    "consolidation": ["consolidation", "airspace consolidation", "dense opacity"],
+    "pneumonia": ["pneumonia", "patchy airspace opacities concerning for infection", "multifocal pneumonia"],
+    "atelectasis": ["atelectasis", "subsegmental atelectasis", "plate-like atelectasis", "volume loss"],
+    "edema": ["pulmonary edema", "interstitial edema", "vascular congestion with edema", "edema c/w CHF"],
+    "nodule": ["nodule", "nodular opacity"],
+    "fracture": ["rib fracture", "fracture of the rib"],
+}
+_NEG = {
+    "cardiomegaly": ["Heart size is normal.", "The cardiac silhouette is not enlarged.", "No cardiomegaly."],
+    "pleural_effusion": ["No pleural effusion.", "There is no pleural effusion.", "No effusion."],
+    "pneumothorax": ["No pneumothorax.", "There is no PTX.", "No pneumothorax is seen."],
+    "consolidation": ["No focal consolidation.", "There is no focal consolidation."],
+    "pneumonia": ["No evidence of pneumonia.", "No findings to suggest pneumonia."],
+    "atelectasis": ["No atelectasis."],
+    "edema": ["No pulmonary edema.", "There is no edema.", "No CHF."],
+    "nodule": ["No suspicious pulmonary nodule."],
+    "fracture": ["No acute rib fracture.", "No displaced fracture is seen."],
+}
+_HEDGE = ["may represent {}", "possible {}", "cannot exclude {}", "likely {}", "concerning for {}"]
+_CHANGE = {
+    "new": ["new {}", "newly appeared {}"],
+    "worse": ["{} has worsened", "interval increase in {}", "{} is larger"],
+    "stable": ["{} is unchanged", "stable {}", "{} is not significantly changed"],
+    "improved": ["{} has improved", "interval decrease in {}", "{} is smaller"],
+    "resolved": ["the previously seen {} has resolved", "interval resolution of {}"],
+}
+_DEVICE = {"ett": ["ETT terminates 4 cm above the carina", "endotracheal tube in standard position"],
+           "ngt": ["NGT courses below the diaphragm", "enteric tube tip in the stomach"],
+           "central_line": ["right IJ central line tip in the SVC", "central venous catheter ends in the low SVC"],
+           "pacemaker": ["left chest wall pacemaker with lead in the right ventricle", "dual-lead pacer in place"]}
+_INDICATIONS = ["___-year-old {} with cough and fever, eval for pneumonia", "___ {} with shortness of breath",
+                "{} with chest pain", "___-year-old {} s/p fall, eval for fracture", "{} with CHF, eval for edema",
+                "Pre-operative evaluation in a ___ {}", "{} with hypoxia"]
+
+
+def _pick(rng: np.random.Generator, xs: list[str]) -> str:
+    return xs[int(rng.integers(len(xs)))]
+
+
+def _where(f: Finding, rng: np.random.Generator, abbr: bool) -> str:
+    if f.lobe and f.kind in ("consolidation", "pneumonia", "nodule"):
+        if f.hidden_frontal:
+            return "in the retrocardiac left lower lobe"
+        return f"in the {f.lobe}" if abbr and f.lobe != "lingula" else f"in the {_LOBE_WORDS[f.lobe]}"
+    if f.side == "bilateral":
+        return "b/l" if abbr else "bilateral"
+    return f.side
+
+
+def describe(f: Finding, rng: np.random.Generator, abbr: bool) -> str:
+    """One finding as a noun phrase with severity, side/lobe and, for a nodule, a measurement."""
+    if f.kind == "support_devices":
+        return "; ".join(_pick(rng, _DEVICE[d]) for d in f.device.split("+"))
+    noun = _pick(rng, _NOUN[f.kind])
+    if not abbr:
+        noun = noun.replace("PTX", "pneumothorax").replace(" c/w CHF", "")
+    if f.kind == "nodule":
+        b = round(f.size_cm * float(rng.uniform(0.7, 1.0)), 1)
+        word = "mass" if f.size_cm >= 3 else noun
+        return f"{f.size_cm} cm x {b} cm {word} {_where(f, rng, abbr)}"
+    where = _where(f, rng, abbr)
+    if f.kind == "cardiomegaly":
+        return f"{f.severity_word} {noun}"
+    if f.kind == "fracture":
+        return f"{f.side} posterior {int(f.pos[1]) + 2}th {noun}"
+    if where.startswith("in the"):
+        return f"{f.severity_word} {noun} {where}"
+    return f"{f.severity_word} {where} {noun}" if where else f"{f.severity_word} {noun}"
+
+
+def _sentence(f: Finding, rng: np.random.Generator, abbr: bool, has_prior: bool) -> str:
+    phrase = describe(f, rng, abbr)
+    if f.kind == "support_devices":
+        return phrase[0].upper() + phrase[1:] + "."
+    if f.hedged:
+        s = _pick(rng, ["There is {}.", "Findings {}."]).format(_pick(rng, _HEDGE).format(phrase))
+    elif has_prior and f.change:
+        s = _pick(rng, _CHANGE[f.change]).format(phrase if f.change != "resolved" else _pick(rng, _NOUN[f.kind]))
+        s = ("Compared to the prior study, " if rng.random() < 0.5 else "") + s + "."
+    else:
+        s = _pick(rng, ["There is {}.", "{} is seen.", "{}."]).format(phrase)
+    return s[0].upper() + s[1:]
+
+
+def write_report(plan: StudyPlan, rng: np.random.Generator) -> tuple[str, list[str]]:
+    """(report text, kinds the report negates)."""
+    abbr = rng.random() < 0.35
+    has_prior = plan.prior_study_id is not None
+    present = {f.kind for f in plan.findings if f.present or f.change == "resolved"}
+    absent = [k for k in PATHOLOGIES if k not in present]
+    negated = sorted(rng.choice(absent, size=min(len(absent), int(rng.integers(1, 4))), replace=False).tolist()) \
+        if absent else []
+    pos = [_sentence(f, rng, abbr, has_prior) for f in plan.findings]
+    neg = [_pick(rng, _NEG[k]) for k in negated]
+    findings_txt = " ".join(pos + neg) or "Lungs are clear."
+    if not any(f.present and f.kind != "support_devices" for f in plan.findings):
+        findings_txt = ("Lungs are clear. " if rng.random() < 0.6 else "") + findings_txt
+        impression = _pick(rng, ["No acute cardiopulmonary process.", "No acute intrathoracic abnormality.",
+                                 "Normal chest radiograph."])
+    else:
+        impression = " ".join(pos[: 2]) if rng.random() < 0.5 else " ".join(pos)
+    view = "CHEST (PORTABLE AP)" if plan.view == "AP" else ("CHEST (PA AND LAT)" if plan.has_lateral else "CHEST (PA)")
+    sex = "man" if rng.random() < 0.5 else "woman"
+    parts = [f"EXAMINATION:  {view}", f"INDICATION:  {_pick(rng, _INDICATIONS).format(sex)}.",
+             "COMPARISON:  " + ("Chest radiograph from ___." if has_prior else "None.")]
+    style = rng.random()
+    if style < 0.1:  # impression-only: every positive sentence moves there, and nothing is negated
+        parts.append(f"IMPRESSION:  {' '.join(pos) if pos and impression not in pos else impression}")
+        negated = []
+    elif style < 0.2:
+        parts.append(f"FINDINGS:  {findings_txt}")
+    else:
+        parts += [f"FINDINGS:  {findings_txt}", f"IMPRESSION:  {impression}"]
+    text = "                                 FINAL REPORT\n " + "\n \n ".join(parts) + "\n"
+    return text, negated
+
+
+def text_query(kind: str | None, rng: np.random.Generator) -> str:
+    """A short report-like sentence for a ConVIRT text query of one class (None = No Finding)."""
+    from clinvla_kit.synth.plan import random_finding  # local: plan imports nothing from here
+    if kind is None:
+        return _pick(rng, ["No acute cardiopulmonary process.", "Lungs are clear. No effusion or pneumothorax.",
+                           "Normal chest radiograph."])
+    f = random_finding(rng, kind, allow_hidden=False)
+    return _sentence(f, rng, False, False)
