@@ -121,7 +121,7 @@ def dicom_stages(path: str | Path) -> dict[str, np.ndarray]:
     return stages
 
 
-def normalization_table(img: np.ndarray) -> "Any":
+def normalization_table(img: np.ndarray) -> Any:
     """DataFrame: per preset in ``NORMALIZATION`` its (mean, std) and the mean / std / min / max of the model
     input it produces from ``img`` ([H, W] in [0, 1]). The presets differ because each protocol matches the
     statistics its backbone was trained with; a checkpoint must see inputs normalised its own way."""
@@ -192,7 +192,7 @@ def _label_word(v: float | None) -> str:
         else "not mentioned"
 
 
-def label_comparison(predicted: Mapping[str, float | None], truth: Mapping[str, float | None]) -> "Any":
+def label_comparison(predicted: Mapping[str, float | None], truth: Mapping[str, float | None]) -> Any:
     """DataFrame[observation, labeler, ground truth, agree]: one row per observation in ``truth`` (its order).
 
     Values are 1.0 / 0.0 / -1.0 / None (blank), shown as words; ``agree`` compares the raw values.

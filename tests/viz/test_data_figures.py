@@ -142,8 +142,8 @@ def test_masked_views_keeps_quarter_per_view_independently():
     imgs = {"frontal": np.ones((64, 64), np.float32), "lateral": np.ones((64, 64), np.float32)}
     fig, kept = masked_views(imgs, ratio=0.75, patch=16, seed=3)
     assert len(fig.axes) == 4
-    for name, img in imgs.items():
-        keep = set(int(i) for i in kept[name])
+    for name in imgs:
+        keep = {int(i) for i in kept[name]}
         assert len(keep) == 4  # 16 patches, 25 % kept
         masked = fig.axes[2 + list(imgs).index(name)].get_images()[0].get_array()
         for p in range(16):  # reference: loop over the patch grid
