@@ -1,0 +1,24 @@
+"""``clinvla-kit pretrain-mae``: masked-image (MAE) pretraining of the image tower -> RUN/encoder.safetensors."""
+
+from __future__ import annotations
+
+import argparse
+
+from clinvla_kit.commands._train_args import add_common, load_cfg, run_reporting_errors
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common(parser, "run directory (encoder.safetensors, config.json, log.jsonl, checkpoint/)")
+    parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint/last.pt")
+
+
+def run(args: argparse.Namespace) -> int:
+    from clinvla_kit import distributed
+    from clinvla_kit.train.pretrain_mae import pretrain_mae
+
+    def go() -> None:
+        run_dir = pretrain_mae(load_cfg(args), args.data, args.out, max_steps=args.max_steps, resume=args.resume)
+        if distributed.is_main():
+            print(f"encoder weights: {run_dir / 'encoder.safetensors'} (use: clinvla-kit train --init-vision {run_dir})")
+
+    return run_reporting_errors("pretrain-mae", go)

@@ -1,0 +1,25 @@
+"""``clinvla-kit recipe``: every step of a preset's offline recipe (MAE pretraining, then alignment) -> OUT/run."""
+
+from __future__ import annotations
+
+import argparse
+
+from clinvla_kit.commands._train_args import add_common, run_reporting_errors
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_common(parser, "output directory: OUT/mae (image pretraining), OUT/run (final run), OUT/recipe.json")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from clinvla_kit import distributed
+    from clinvla_kit.train.recipe import recipe
+
+    def go() -> None:
+        result = recipe(args.data, args.out, preset=args.preset, max_steps=args.max_steps, overrides=args.overrides)
+        if distributed.is_main():
+            print(json.dumps({"run_dir": str(result.run_dir), **result.metrics}, indent=2, default=str))
+
+    return run_reporting_errors("recipe", go)

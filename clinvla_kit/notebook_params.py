@@ -1,0 +1,123 @@
+"""Parameter sets for every notebook: ``smoke`` (tests: tiny sizes, seconds) and ``tutorial`` (``make tutorial``:
+the real teaching sizes on 2 CPU cores).
+
+The runner (``clinvla_kit.nbrun``) injects, into each notebook's ``parameters`` cell:
+- shared values (``SHARED_PARAMS``): ``data_dir`` (one SynthCXR, generated once), ``run_dir`` (the shared trained
+  run: notebook 03 makes it by ``recipe(data_dir, recipe_dir)``, later notebooks read it; the runner trains it
+  itself when a later notebook runs without 03), ``out_dir`` (this notebook's own output folder), ``device``,
+  ``seed``;
+- the notebook's own values from ``NOTEBOOKS[name].smoke`` / ``.tutorial``.
+Every injected name must be declared in the notebook's parameters cell (checked before running).
+``expected`` lists files each notebook must leave behind (formatted with the parameters, globbed; relative paths
+are under the runner's output directory): the notebook test checks them, so a notebook that "ran" but drew
+nothing fails. The lead tunes sizes here, in one place, never inside the notebooks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+PARAM_SETS: tuple[str, ...] = ("smoke", "tutorial")
+
+DATA: dict[str, dict[str, Any]] = {
+    # SynthCXR generated once per output directory (clinvla_kit.synth.generate)
+    "smoke": {"studies": 120, "image_size": 64},
+    "tutorial": {"studies": 2000, "image_size": 128},
+}
+"""SynthCXR size per parameter set."""
+
+SHARED_RUN: dict[str, dict[str, Any]] = {
+    # the shared run: notebook 03 trains it with these values; the runner uses the same when 03 is not run
+    "smoke": {"preset": "tiny", "max_steps": 2, "overrides": ["data.image_size=64", "train.batch_size=8",
+                                                               "mae.batch_size=8"]},
+    "tutorial": {"preset": "tiny", "max_steps": None, "overrides": []},
+}
+"""Preset, step budget and ``--set`` overrides of the shared run (``recipe(..., overrides=...)``)."""
+
+SHARED_PARAMS: tuple[str, ...] = ("data_dir", "run_dir", "out_dir", "device", "seed")
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    """What the runner injects into one notebook and what it must produce.
+
+    Attributes:
+        smoke / tutorial: per-notebook parameters (beyond ``SHARED_PARAMS``).
+        expected: output patterns (see module docstring).
+        timeout: per-cell execution timeout in seconds, per parameter set.
+        needs_run: the notebook reads the shared run (the runner makes sure it exists first).
+        makes_run: the notebook trains the shared run itself (it receives ``recipe_dir`` as well).
+    """
+
+    smoke: dict[str, Any] = field(default_factory=dict)
+    tutorial: dict[str, Any] = field(default_factory=dict)
+    expected: tuple[str, ...] = ()
+    timeout: dict[str, int] = field(default_factory=lambda: {"smoke": 300, "tutorial": 900})
+    needs_run: bool = False
+    makes_run: bool = False  # this notebook trains the shared run (gets ``recipe_dir``; run_dir = recipe_dir/run)
+
+    def params(self, which: str) -> dict[str, Any]:
+        if which not in PARAM_SETS:
+            raise ValueError(f"unknown parameter set {which!r}; choose one of {PARAM_SETS}")
+        return dict(getattr(self, which))
+
+
+_RUN_SMOKE = {"preset": SHARED_RUN["smoke"]["preset"], "max_steps": SHARED_RUN["smoke"]["max_steps"],
+              "overrides": SHARED_RUN["smoke"]["overrides"]}
+_RUN_TUTORIAL = {"preset": SHARED_RUN["tutorial"]["preset"], "max_steps": SHARED_RUN["tutorial"]["max_steps"],
+                 "overrides": SHARED_RUN["tutorial"]["overrides"]}
+
+NOTEBOOKS: dict[str, NotebookSpec] = {
+    "00_quickstart": NotebookSpec(
+        # its own quick run under out_dir/recipe (independent of the shared run); studies/image_size are used only
+        # when data_dir holds no data set yet (the notebook generates it, as a learner running it alone would)
+        smoke={**DATA["smoke"], **_RUN_SMOKE, "max_archive": 40, "query": "pleural effusion",
+               "query_label": "Pleural Effusion", "k": 3},
+        tutorial={**DATA["tutorial"], "preset": "tiny", "max_steps": 300, "overrides": [], "max_archive": 400,
+                  "query": "pleural effusion", "query_label": "Pleural Effusion", "k": 5},
+        expected=("{out_dir}/recipe/run/config.json", "{out_dir}/recipe/run/model.safetensors",
+                  "{out_dir}/study.png", "{out_dir}/loss_curve.png", "{out_dir}/top_results.png",
+                  "{out_dir}/results.csv"),
+    ),
+    "01_data_and_preprocessing": NotebookSpec(
+        # no training; studies/synth_image_size are used only when data_dir holds no data set yet
+        smoke={"image_size": 224, "max_tokens": 128, "cut_tokens": 24, "n_quality": 4},
+        tutorial={"image_size": 224, "max_tokens": 128, "cut_tokens": 24, "n_quality": 8},
+        expected=("{out_dir}/study.png", "{out_dir}/markers.png", "{out_dir}/quality.png", "{out_dir}/dicom.png",
+                  "{out_dir}/resize.png", "{out_dir}/normalization.png", "{out_dir}/masked_views.png",
+                  "{out_dir}/report_diff.html", "{out_dir}/labels.csv", "{out_dir}/tokens.html")),
+    "02_masked_pretraining": NotebookSpec(
+        smoke={"max_steps": 2}, tutorial={"max_steps": 200}, expected=("{out_dir}/*.png",)),
+    "03_alignment_training": NotebookSpec(
+        # recipe_dir is filled in by the runner: run_dir == recipe_dir/run
+        smoke=dict(_RUN_SMOKE), tutorial=dict(_RUN_TUTORIAL), makes_run=True,
+        expected=("{run_dir}/config.json", "{run_dir}/model.safetensors")),
+    "04_retrieval_and_zeroshot": NotebookSpec(needs_run=True, expected=("{out_dir}/metrics.json",)),
+    "05_attention_maps": NotebookSpec(needs_run=True, expected=("{out_dir}/*.png",)),
+    "06_embeddings": NotebookSpec(needs_run=True, expected=("{out_dir}/*.html",)),
+    "07_retrieval_demo": NotebookSpec(
+        smoke={"max_studies": 40, "k": 3, "query": "pleural effusion"},
+        tutorial={"max_studies": 400, "k": 5, "query": "pleural effusion"},
+        needs_run=True, expected=("{out_dir}/demo_results.html", "{out_dir}/zeroshot.json")),
+    "08_ablations_and_complexity": NotebookSpec(
+        smoke={"seeds": 1, "max_steps": 2}, tutorial={"seeds": 3, "max_steps": 200},
+        expected=("{out_dir}/*.md",)),
+    "09_real_data": NotebookSpec(
+        # real-data paths (mimic_dir, chexpert_dir, chexpert_5x200_csv, chexpert_8x200_dir, rsna_dir, openi_dir,
+        # nih_dir, ms_cxr_dir, ms_cxr_t_dir) stay None here: every loader runs on its example copy
+        expected=("{out_dir}/real_data_summary.csv", "{out_dir}/commands.sh")),
+}
+"""Specs by notebook stem (``notebooks/<stem>.ipynb``)."""
+
+
+def spec_for(name: str) -> NotebookSpec:
+    """The spec of notebook ``name`` (stem); a notebook without one fails loudly so nobody forgets to declare
+    its parameters and expected outputs."""
+    try:
+        return NOTEBOOKS[name]
+    except KeyError:
+        raise KeyError(
+            f"notebook {name!r} has no entry in clinvla_kit/notebook_params.py NOTEBOOKS; declare its smoke and "
+            "tutorial parameters and its expected outputs there"
+        ) from None
