@@ -49,6 +49,10 @@ class VisionCfg:
     multiview: bool = True  # lateral slot used
     temporal: bool = True  # prior slots used
     eval_views: str = "all"  # "frontal" (ALTA) | "all" present views
+    # Per-view summary: "cls" (the CLS token, as the method summary) or "mean" of the view's patch tokens.
+    # MAE pretraining never trains the CLS output (its loss is on patches only), so a frozen MAE encoder's CLS is
+    # nearly constant across images; "mean" is the standard readout for MAE encoders (MAE fine-tuning uses it).
+    pooling: str = "cls"
     freeze_backbone: bool = True
 
 

@@ -42,6 +42,17 @@ HEDGES: tuple[str, ...] = (
 """Hedge phrases removed when ``remove_hedges`` (longest first at match time). Removing the phrase keeps the
 finding it qualified, i.e. a hedged finding is read as present, as the paper does (and like CheXpert's U-Ones)."""
 
+HEDGE_REWRITES: dict[str, str] = {
+    "may represent": "represents", "could represent": "represents", "might represent": "represents",
+    "may reflect": "reflects", "could reflect": "reflects",
+    "may be": "is", "could be": "is", "might be": "is",
+    "is suggestive of": "is consistent with", "suggestive of": "consistent with",
+    "concerning for": "consistent with", "suspicious for": "consistent with", "suggests": "indicates",
+}
+"""Hedges that link a finding to its description are rewritten to the assertive form instead of deleted, so the
+sentence stays grammatical ("opacities concerning for infection" -> "opacities consistent with infection", not
+"opacities infection"); every other hedge (adverbs such as "possibly", "likely", "cannot be excluded") is deleted."""
+
 _HEADER_NAMES = sorted(SECTION_ALIASES, key=len, reverse=True)
 _HEADER_ALT = "|".join(re.escape(h) for h in _HEADER_NAMES)
 # A header at the start of a line, any case ("Findings:", "FINDINGS:").
@@ -108,11 +119,15 @@ def expand_abbreviations(text: str, table: dict[str, str] | None = None) -> str:
 
 
 def remove_hedge_phrases(text: str, hedges: tuple[str, ...] = HEDGES) -> str:
-    """Delete hedge phrases (whole words, any case), keeping the finding they qualify."""
+    """Remove hedge phrases (whole words, any case), keeping the finding they qualify.
+
+    Linking hedges are rewritten to their assertive form (``HEDGE_REWRITES``); the others are deleted.
+    """
     if not hedges:
         return text
     alt = "|".join(re.escape(h) for h in sorted(hedges, key=len, reverse=True))
-    return re.sub(rf"(?i)(?<![A-Za-z])(?:{alt})(?![A-Za-z])", " ", text)
+    return re.sub(rf"(?i)(?<![A-Za-z])(?:{alt})(?![A-Za-z])",
+                  lambda m: f" {HEDGE_REWRITES.get(m.group(0).lower(), '')} ", text)
 
 
 _NUM = r"(\d+(?:\.\d+)?)"

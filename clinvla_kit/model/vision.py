@@ -168,7 +168,9 @@ class VisionTower(nn.Module):
     def encode_views(
         self, images: torch.Tensor, slots: torch.Tensor, mask_ratio: float, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """images [M, C, H, W], slots [M] -> (cls [M, D], tokens [M, K, D], keep [M, K]).
+        """images [M, C, H, W], slots [M] -> (summary [M, D], tokens [M, K, D], keep [M, K]).
+
+        ``summary`` is the CLS token or the mean of the kept patch tokens (``VisionCfg.pooling``).
 
         Masking is drawn per image (independent per view and per study); ratio 0 keeps all patches in order.
         """
@@ -190,7 +192,10 @@ class VisionTower(nn.Module):
         for blk, adapt in zip(vit.blocks, self.block_adapters):
             x = block_forward(blk, x, adapt)
         x = vit.norm(x)
-        return x[:, 0], x[:, 1:], keep
+        if self.cfg.pooling not in ("cls", "mean"):
+            raise ValueError(f"model.vision.pooling must be 'cls' or 'mean', got {self.cfg.pooling!r}")
+        summary = x[:, 1:].mean(1) if self.cfg.pooling == "mean" else x[:, 0]  # mean over kept patches only
+        return summary, x[:, 1:], keep
 
     def encode(
         self, images: torch.Tensor, present: torch.Tensor, generator: torch.Generator | None = None

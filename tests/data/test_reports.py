@@ -45,7 +45,7 @@ def test_sections_own_line_and_inline():
 def test_clean_report_keeps_findings_and_impression():
     out = clean_report(MIMIC_STYLE)
     assert out == ("The heart size is normal. No pneumothorax. Small bilateral pleural effusions, left greater than "
-                   "right. Opacity at the right lower lobe pneumonia. Small bilateral effusions. Pneumonia.")
+                   "right. Opacity at the right lower lobe represents pneumonia. Small bilateral effusions. Pneumonia.")
     for dropped in ("EXAMINATION", "INDICATION", "year old", "TECHNIQUE", "COMPARISON", "___", "FINAL REPORT"):
         assert dropped not in out
 
@@ -104,3 +104,16 @@ def test_measurement_normalisation_is_optional():
     text = "FINDINGS: A 2 cm x 3 cm nodule."
     assert clean_report(text) == "A 2 cm x 3 cm nodule."
     assert clean_report(text, normalize_measurements=True) == "A 6 cm^2 nodule."
+
+
+def test_linking_hedges_become_assertions_and_keep_grammar():
+    from clinvla_kit.data.reports import remove_hedge_phrases
+
+    def squash(t):
+        return " ".join(t.split())
+
+    assert squash(remove_hedge_phrases("Patchy opacities concerning for infection.")) == \
+        "Patchy opacities consistent with infection."
+    assert squash(remove_hedge_phrases("This may represent atelectasis.")) == "This represents atelectasis."
+    assert squash(remove_hedge_phrases("There may be a small effusion.")) == "There is a small effusion."
+    assert squash(remove_hedge_phrases("Possibly early edema.")) == "early edema."

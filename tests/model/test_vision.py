@@ -112,3 +112,19 @@ def test_backbone_frozen_and_adapters_trainable(tiny_cfg):
 def test_wrong_image_shape_is_a_clear_error(tiny_cfg):
     with pytest.raises(ValueError, match=r"\[B, 4, C, H, W\]"):
         tower(tiny_cfg)(torch.randn(2, 3, 32, 32), torch.ones(2, 4, dtype=torch.bool))
+
+
+def test_mean_pooling_is_mean_of_each_views_patch_tokens(tiny_cfg):
+    t = tower(tiny_cfg, pooling="mean").eval()
+    present = torch.tensor([[True, True, False, False], [True, False, False, False]])
+    out = t(images(), present)
+    tokens = out.patch_tokens.reshape(2, 4, 16, 32)
+    # reference: per view, the plain average of its 16 patch tokens; study = average over present views
+    expected0 = (tokens[0, 0].sum(0) / 16 + tokens[0, 1].sum(0) / 16) / 2
+    assert torch.allclose(out.global_emb[0], expected0, atol=1e-5)
+    assert torch.allclose(out.global_emb[1], tokens[1, 0].sum(0) / 16, atol=1e-5)
+
+
+def test_unknown_pooling_is_a_clear_error(tiny_cfg):
+    with pytest.raises(ValueError, match="pooling"):
+        tower(tiny_cfg, pooling="max").eval()(images(), torch.ones(2, 4, dtype=torch.bool))
