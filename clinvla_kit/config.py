@@ -107,6 +107,9 @@ class ModelCfg:
     text: TextCfg = field(default_factory=TextCfg)
     adapters: AdapterCfg = field(default_factory=AdapterCfg)
     embed_dim: int = 128  # joint space of the global and local projection heads
+    # "batch": standardise head inputs with batch statistics (BatchNorm1d, no affine) before projecting; "none":
+    # plain linear heads. Why: see clinvla_kit.model.heads.Projection (frozen features share a common component).
+    head_norm: str = "batch"
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,10 @@ class ClinVLA(nn.Module):
         text_dir = None if load else str(Path(_run_dir) / TEXT_CONFIG_DIR)
         self.text = TextTower(cfg.model.text, cfg.model.adapters, source_dir=text_dir)
         self.tokenizer = self.text.tokenizer
-        self.heads = ProjectionHeads(self.vision.dim, self.text.dim, cfg.model.embed_dim)
+        if cfg.model.head_norm not in ("batch", "none"):
+            raise ValueError(f"model.head_norm must be 'batch' or 'none', got {cfg.model.head_norm!r}")
+        self.heads = ProjectionHeads(self.vision.dim, self.text.dim, cfg.model.embed_dim,
+                                     standardize=cfg.model.head_norm == "batch")
         self.temps = Temperatures(cfg.loss.init_logit_scale, cfg.loss.local_temps, cfg.loss.learn_local_temps)
         vit = self.vision.vit
         self.mae_decoder: nn.Module = (
@@ -74,8 +77,8 @@ class ClinVLA(nn.Module):
         return ClinVLAOutput(
             img_global=self.heads.img_global(vis.global_emb),
             txt_global=self.heads.txt_global(txt.global_emb),
-            img_local=self.heads.img_local(vis.patch_tokens),
-            txt_local=self.heads.txt_local(txt.word_emb),
+            img_local=self.heads.img_local(vis.patch_tokens, vis.patch_mask),
+            txt_local=self.heads.txt_local(txt.word_emb, txt.word_mask),
             patch_mask=vis.patch_mask,
             word_mask=txt.word_mask,
             logit_scale=self.temps.logit_scale(),

@@ -10,19 +10,59 @@ from torch import nn
 MAX_LOGIT_SCALE = 100.0
 
 
+class Projection(nn.Module):
+    """Standardise (optional) then project: x [..., Din] -> [..., Dout].
+
+    Why standardise: frozen backbones give features that share a large common component (on SynthCXR the pairwise
+    cosine of a frozen MAE encoder's study embeddings is 0.99, of mean-pooled BERT report embeddings 0.96). A linear
+    head learns to subtract it only slowly, and until it does every pair looks alike and the contrastive losses sit
+    at chance (ln B). A ``BatchNorm1d`` without affine parameters (as in SimCLR/BYOL projection heads) centres and
+    scales each feature with batch statistics, so the head sees the differences between studies from step one. It
+    uses only valid vectors (``mask``; padding words and missing views would distort the statistics) and running
+    statistics in eval mode, so a single query at inference does not depend on other inputs. Under DDP the statistics
+    are per process unless the trainer converts the norms to ``SyncBatchNorm``.
+    """
+
+    def __init__(self, in_dim: int, out_dim: int, standardize: bool = True) -> None:
+        super().__init__()
+        self.norm = nn.BatchNorm1d(in_dim, affine=False) if standardize else None
+        self.proj = nn.Linear(in_dim, out_dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        if self.norm is not None:
+            x = self._standardize(x, mask)
+        return self.proj(x)
+
+    def _standardize(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        flat = x.reshape(-1, x.shape[-1])
+        keep = None if mask is None else mask.reshape(-1).bool()
+        rows = flat if keep is None else flat[keep]
+        if self.training and rows.shape[0] < 2:  # batch statistics need two vectors: fall back to running ones
+            normed = nn.functional.batch_norm(rows, self.norm.running_mean, self.norm.running_var, training=False,
+                                              eps=self.norm.eps)
+        else:
+            normed = self.norm(rows)
+        if keep is None:
+            return normed.reshape(x.shape)
+        out = torch.zeros_like(flat)
+        out[keep] = normed.to(out.dtype)
+        return out.reshape(x.shape)
+
+
 class ProjectionHeads(nn.Module):
     """Global and local linear projections of both towers to ``embed_dim`` (128 in the paper).
 
     Linear heads (as GLoRIA's local embedders and CLIP's projections): the towers already carry the non-linearity,
-    and a linear map keeps the word-patch dot products of the local loss interpretable.
+    and a linear map keeps the word-patch dot products of the local loss interpretable. Inputs are standardised
+    first when ``standardize`` (``ModelCfg.head_norm == "batch"``; see ``Projection``).
     """
 
-    def __init__(self, vision_dim: int, text_dim: int, embed_dim: int) -> None:
+    def __init__(self, vision_dim: int, text_dim: int, embed_dim: int, standardize: bool = True) -> None:
         super().__init__()
-        self.img_global = nn.Linear(vision_dim, embed_dim)
-        self.txt_global = nn.Linear(text_dim, embed_dim)
-        self.img_local = nn.Linear(vision_dim, embed_dim)
-        self.txt_local = nn.Linear(text_dim, embed_dim)
+        self.img_global = Projection(vision_dim, embed_dim, standardize)
+        self.txt_global = Projection(text_dim, embed_dim, standardize)
+        self.img_local = Projection(vision_dim, embed_dim, standardize)
+        self.txt_local = Projection(text_dim, embed_dim, standardize)
 
 
 class Temperatures(nn.Module):

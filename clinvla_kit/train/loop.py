@@ -198,6 +198,8 @@ def fit(
 
     wrapped: nn.Module = model
     if world > 1:
+        if device.type == "cuda":  # head standardisation uses the statistics of the whole global batch
+            model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         wrapped = nn.parallel.DistributedDataParallel(
             model, device_ids=[device.index] if device.type == "cuda" else None,
             # models may hold trainable parts a config switches off (an MLM head at weight 0)

@@ -64,17 +64,14 @@ def parse_float(value: str, file: Path, row: int, field: str) -> float:
 
 
 def parse_chexpert_value(value: str, file: Path, row: int, field: str) -> float | None:
-    """A CheXpert observation cell: "1", "0", "-1" (also "1.0" ...) or blank -> 1.0 / 0.0 / -1.0 / None."""
-    v = value.strip()
-    if v == "":
-        return None
-    try:
-        f = float(v)
-    except ValueError:
-        f = None
-    if f not in (1.0, 0.0, -1.0):
-        raise DataError(f"label {value!r} not in the allowed set [1, 0, -1, blank]", file=file, row=row, field=field)
-    return f
+    """A CheXpert observation cell: "1", "0", "-1" (also "1.0" ...) or blank -> 1.0 / 0.0 / -1.0 / None.
+
+    One rule for every source: the MIMIC loader's ``parse_label`` (a value outside the set is a ``DataError``
+    naming the file, row and column).
+    """
+    from clinvla_kit.data.sources.mimic import parse_label
+
+    return parse_label(value, file, row, field)
 
 
 def resolve_image(root: Path, rel: str, file: Path, row: int, field: str, check: bool = True) -> Path:
