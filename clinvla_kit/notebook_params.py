@@ -23,7 +23,7 @@ PARAM_SETS: tuple[str, ...] = ("smoke", "tutorial")
 DATA: dict[str, dict[str, Any]] = {
     # SynthCXR generated once per output directory (clinvla_kit.synth.generate)
     "smoke": {"studies": 120, "image_size": 64},
-    "tutorial": {"studies": 2000, "image_size": 128},
+    "tutorial": {"studies": 600, "image_size": 128},
 }
 """SynthCXR size per parameter set."""
 
@@ -31,7 +31,8 @@ SHARED_RUN: dict[str, dict[str, Any]] = {
     # the shared run: notebook 03 trains it with these values; the runner uses the same when 03 is not run
     "smoke": {"preset": "tiny", "max_steps": 2, "overrides": ["data.image_size=64", "train.batch_size=8",
                                                                "mae.batch_size=8"]},
-    "tutorial": {"preset": "tiny", "max_steps": None, "overrides": []},
+    "tutorial": {"preset": "tiny", "max_steps": None,
+                 "overrides": ["train.batch_size=16", "train.max_steps=30", "mae.max_steps=60"]},
 }
 """Preset, step budget and ``--set`` overrides of the shared run (``recipe(..., overrides=...)``)."""
 
@@ -74,7 +75,8 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
         # when data_dir holds no data set yet (the notebook generates it, as a learner running it alone would)
         smoke={**DATA["smoke"], **_RUN_SMOKE, "max_archive": 40, "query": "pleural effusion",
                "query_label": "Pleural Effusion", "k": 3},
-        tutorial={**DATA["tutorial"], "preset": "tiny", "max_steps": 300, "overrides": [], "max_archive": 400,
+        tutorial={**DATA["tutorial"], "preset": "tiny", "max_steps": 20, "overrides": ["train.batch_size=16"],
+                  "max_archive": 300,
                   "query": "pleural effusion", "query_label": "Pleural Effusion", "k": 5},
         expected=("{out_dir}/recipe/run/config.json", "{out_dir}/recipe/run/model.safetensors",
                   "{out_dir}/study.png", "{out_dir}/loss_curve.png", "{out_dir}/top_results.png",
@@ -91,7 +93,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
         # its own MAE under out_dir/mae (the trained decoder is needed for the figures; the run keeps the encoder)
         smoke={"preset": "tiny", "overrides": ["data.image_size=64", "mae.batch_size=8"], "max_steps": 2,
                "n_images": 2, "ratios": [0.25, 0.5, 0.75, 0.9]},
-        tutorial={"preset": "tiny", "overrides": [], "max_steps": 200, "n_images": 3,
+        tutorial={"preset": "tiny", "overrides": [], "max_steps": 100, "n_images": 3,
                   "ratios": [0.25, 0.5, 0.75, 0.9]},
         expected=("{out_dir}/reconstructions.png", "{out_dir}/reconstructions_untrained.png",
                   "{out_dir}/mae_loss.html", "{out_dir}/mae/encoder.safetensors")),
@@ -103,7 +105,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
                   "{recipe_dir}/mae/encoder.safetensors", "{out_dir}/params.csv", "{out_dir}/loss_curves.html")),
     "04_retrieval_and_zeroshot": NotebookSpec(
         smoke={"n_boot": 50, "batch_size": 16, "n_examples": 2, "k_examples": 3},
-        tutorial={"n_boot": 1000, "batch_size": 32, "n_examples": 3, "k_examples": 4},
+        tutorial={"n_boot": 300, "batch_size": 32, "n_examples": 3, "k_examples": 4},
         needs_run=True,
         expected=("{out_dir}/metrics.json", "{out_dir}/metrics.md", "{out_dir}/retrieval_examples.png",
                   "{out_dir}/confusion.png", "{out_dir}/pneumonia_protocols.csv")),
@@ -111,17 +113,17 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
     "06_embeddings": NotebookSpec(needs_run=True, expected=("{out_dir}/*.html",)),
     "07_retrieval_demo": NotebookSpec(
         smoke={"max_studies": 40, "k": 3, "query": "pleural effusion"},
-        tutorial={"max_studies": 400, "k": 5, "query": "pleural effusion"},
+        tutorial={"max_studies": 200, "k": 5, "query": "pleural effusion"},
         needs_run=True, expected=("{out_dir}/demo_results.html", "{out_dir}/zeroshot.json")),
     "08_ablations_and_complexity": NotebookSpec(
-        # smoke: full + 1 variant x 1 seed x 2 steps; tutorial: full + 3 variants x 1 seed (the full table x 3 seeds
+        # smoke: full + 1 variant x 1 seed x 2 steps; tutorial: full + 1 variant x 1 seed x 15 steps (the full table x 3 seeds
         # is `clinvla-kit ablate`, see the notebook). Variants start from the shared run's MAE encoder.
         smoke={"preset": "tiny", "overrides": ["data.image_size=64", "train.batch_size=8"], "variants": ["no-local"],
                "seeds": 1, "max_steps": 2, "tasks": ["8x200", "5x200"], "n_boot": 20,
                "complexity_variants": ["full", "full-ft"], "complexity_batch": 2, "complexity_repeats": 1},
-        tutorial={"preset": "tiny", "overrides": [], "variants": ["no-local", "no-adapt", "full-ft"], "seeds": 1,
-                  "max_steps": 60, "tasks": ["8x200", "5x200", "rsna"], "n_boot": 200,
-                  "complexity_variants": ["full", "full-ft", "lora"], "complexity_batch": 8, "complexity_repeats": 3},
+        tutorial={"preset": "tiny", "overrides": ["train.batch_size=16"], "variants": ["no-local"], "seeds": 1,
+                  "max_steps": 15, "tasks": ["8x200", "5x200", "rsna"], "n_boot": 200,
+                  "complexity_variants": ["full", "full-ft", "lora"], "complexity_batch": 8, "complexity_repeats": 2},
         needs_run=True,
         expected=("{out_dir}/ablation.csv", "{out_dir}/ablation.md", "{out_dir}/complexity.csv",
                   "{out_dir}/complexity.md")),

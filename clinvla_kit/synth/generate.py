@@ -103,7 +103,9 @@ def generate(out_dir: str | Path, studies: int, seed: int, image_size: int = 256
         finally:
             cv2.setNumThreads(n_threads)
     else:
-        with mp.get_context("fork").Pool(workers, initializer=_init_worker) as pool:
+        # "spawn", not "fork": a fork of a process that already started torch / tokenizer threads (a pytest
+        # session, a notebook kernel) can deadlock its workers; spawned workers start clean (and work on every OS).
+        with mp.get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
             results = pool.map(_job, jobs, chunksize=max(1, len(jobs) // (workers * 8)))
     results.sort(key=lambda r: r["index"])
     t_render = time.perf_counter() - t0
