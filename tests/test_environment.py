@@ -1,7 +1,8 @@
 """environment.yml (conda) and pyproject.toml must list the same dependencies."""
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 

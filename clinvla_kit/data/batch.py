@@ -29,7 +29,7 @@ class Batch:
     study_ids: list[str] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
 
-    def to(self, device: torch.device | str, non_blocking: bool = False) -> "Batch":
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
         """Move every tensor field to ``device``."""
         return replace(
             self,

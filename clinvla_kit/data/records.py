@@ -71,7 +71,7 @@ class StudyRecord:
         """Presence of each slot, in ``SLOTS`` order."""
         return tuple(self.images[s] is not None for s in SLOTS)
 
-    def without(self, *slots: str) -> "StudyRecord":
+    def without(self, *slots: str) -> StudyRecord:
         """A copy with the given slots marked missing (used by the missing-view ablation and the demo)."""
         for s in slots:
             if s not in SLOTS:

@@ -82,7 +82,7 @@ def project_2d(x: Any, method: str = "umap", seed: int | None = 0, n_neighbors: 
     raise ValueError(f"unknown projection method {method!r}; use 'umap' or 'pca'")
 
 
-def stack_modalities(image_emb: Any, text_emb: Any, meta: "pd.DataFrame") -> tuple[np.ndarray, "pd.DataFrame"]:  # noqa: F821
+def stack_modalities(image_emb: Any, text_emb: Any, meta: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:  # noqa: F821
     """Image [N, D] and report [N, D] embeddings of the same N studies -> ([2N, D], meta [2N]).
 
     The meta table (one row per study, e.g. study_id, report, label, split) is repeated with a ``modality``
@@ -110,7 +110,7 @@ def snippet(text: Any, width: int = 60, max_chars: int = 240) -> str:
     return "<br>".join(html.escape(line) for line in textwrap.wrap(s, width)) or "(empty)"
 
 
-def embedding_figure(coords: Any, meta_df: "pd.DataFrame", color_by: str = "label",  # noqa: F821
+def embedding_figure(coords: Any, meta_df: pd.DataFrame, color_by: str = "label",  # noqa: F821
                      hover_cols: Sequence[str] = ("study_id", "report"), symbol_by: str | None = "modality",
                      title: str | None = None, height: int = 520):
     """Plotly scatter of 2-D coordinates [N, 2] with one meta row per point.
@@ -167,7 +167,7 @@ def embedding_figure(coords: Any, meta_df: "pd.DataFrame", color_by: str = "labe
     return fig
 
 
-def neighbours(emb: Any, index: int, k: int = 5, candidates: Sequence[int] | np.ndarray | None = None) -> "pd.DataFrame":  # noqa: F821
+def neighbours(emb: Any, index: int, k: int = 5, candidates: Sequence[int] | np.ndarray | None = None) -> pd.DataFrame:  # noqa: F821
     """The ``k`` nearest rows of ``emb`` [N, D] to row ``index`` by cosine similarity (itself excluded).
 
     ``candidates`` restricts the search (e.g. only report rows, to go from an image to its retrieved reports).
@@ -213,7 +213,7 @@ def highlight_neighbours(fig, coords: Any, index: int, neighbour_rows: Sequence[
     return fig
 
 
-def study_table(records: Sequence[Any]) -> "pd.DataFrame":  # noqa: F821
+def study_table(records: Sequence[Any]) -> pd.DataFrame:  # noqa: F821
     """One row per ``StudyRecord`` with the columns the embedding plots colour and hover by:
     study_id, report, label (the first positive CheXpert label other than "No Finding", else "No Finding"),
     n_positive, views (present slots joined by "+"), split."""

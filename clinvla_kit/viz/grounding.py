@@ -103,7 +103,7 @@ def view_kind(view_position: str | None) -> str:
 
 
 def score_grounding(maps: Mapping[str, Any], annotations: Iterable[dict[str, Any]] | str | Path,
-                    threshold: float = 0.5, method: str = "") -> "pd.DataFrame":  # noqa: F821
+                    threshold: float = 0.5, method: str = "") -> pd.DataFrame:  # noqa: F821
     """Score heatmaps against the finding masks of the same images -> one row per (image, finding).
 
     Args:
@@ -151,8 +151,8 @@ def score_grounding(maps: Mapping[str, Any], annotations: Iterable[dict[str, Any
     return pd.DataFrame(out, columns=cols)
 
 
-def summarize_grounding(scores: "pd.DataFrame", by: tuple[str, ...] = ("method", "finding", "view_kind"),  # noqa: F821
-                        visible_only: bool = True) -> "pd.DataFrame":  # noqa: F821
+def summarize_grounding(scores: pd.DataFrame, by: tuple[str, ...] = ("method", "finding", "view_kind"),  # noqa: F821
+                        visible_only: bool = True) -> pd.DataFrame:  # noqa: F821
     """Per group: n, pointing-game hit rate, mean IoU and the random-point baseline (mean mask area).
 
     ``visible_only`` drops findings the generator hid in that view (e.g. a retrocardiac opacity on the frontal):
@@ -233,7 +233,7 @@ def collect_run_dirs(spec: Any) -> dict[str, Path]:
 
 def grounding_for_runs(run_dirs: Mapping[str, str | Path], records: Sequence[Any],
                        annotations: Iterable[dict[str, Any]] | str | Path, method: str = "word_patch",
-                       threshold: float = 0.5, device: str = "cpu") -> "pd.DataFrame":  # noqa: F821
+                       threshold: float = 0.5, device: str = "cpu") -> pd.DataFrame:  # noqa: F821
     """``score_grounding`` of the same studies under several runs (e.g. ablation variants), ``method`` column =
     run name. Each run is loaded with ``ClinVLA.from_pretrained`` and its own preprocessing (``cfg.data``)."""
     import pandas as pd

@@ -2,7 +2,13 @@
 
 import torch
 
-from clinvla_kit.model.masking import gather_tokens, keep_to_mask, num_kept, random_keep_indices, scatter_to_grid
+from clinvla_kit.model.masking import (
+    gather_tokens,
+    keep_to_mask,
+    num_kept,
+    random_keep_indices,
+    scatter_to_grid,
+)
 
 
 def test_num_kept_224_view_keeps_49():

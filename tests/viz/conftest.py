@@ -9,8 +9,7 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-WORDS = ("no acute process pleural effusion pneumothorax consolidation left right lower lobe opacity heart size "
-         "normal mild moderate large small lungs clear there is a the of and with stable cardiomegaly").split()
+WORDS = ["no", "acute", "process", "pleural", "effusion", "pneumothorax", "consolidation", "left", "right", "lower", "lobe", "opacity", "heart", "size", "normal", "mild", "moderate", "large", "small", "lungs", "clear", "there", "is", "a", "the", "of", "and", "with", "stable", "cardiomegaly"]
 
 
 @pytest.fixture(scope="session")

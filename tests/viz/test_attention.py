@@ -8,8 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from clinvla_kit.viz.attention import (SlotImageTower, encode_prompt, gradcam_similarity, gradcam_views,
-                                       vit_reshape_transform)
+from clinvla_kit.viz.attention import (
+    SlotImageTower,
+    encode_prompt,
+    gradcam_similarity,
+    gradcam_views,
+    vit_reshape_transform,
+)
 
 
 def test_map_shape_finite_nonzero_and_text_dependent(tiny_model, tiny_batch):

@@ -6,8 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clinvla_kit.viz.embeddings import (embedding_figure, highlight_neighbours, neighbours, pca_embedding,
-                                        project_2d, snippet, stack_modalities, umap_embedding)
+from clinvla_kit.viz.embeddings import (
+    embedding_figure,
+    highlight_neighbours,
+    neighbours,
+    pca_embedding,
+    project_2d,
+    snippet,
+    stack_modalities,
+    umap_embedding,
+)
 
 
 @pytest.mark.slow  # the first UMAP fit in a process compiles numba code: ~10 s alone, ~50 s on a busy machine

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import cv2
 import matplotlib
@@ -14,7 +13,15 @@ import pytest
 
 from clinvla_kit.config import SLOTS
 from clinvla_kit.data.records import StudyRecord
-from clinvla_kit.viz.figures import image_grid, loss_curves, loss_terms, overlay, report_diff_html, save_figure, show_study
+from clinvla_kit.viz.figures import (
+    image_grid,
+    loss_curves,
+    loss_terms,
+    overlay,
+    report_diff_html,
+    save_figure,
+    show_study,
+)
 
 
 def test_overlay_shape_range_and_upsampling():

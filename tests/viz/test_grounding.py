@@ -8,8 +8,14 @@ import numpy as np
 import pytest
 
 from clinvla_kit.synth.rle import rle_encode
-from clinvla_kit.viz.grounding import (heatmap_iou, load_annotations, pointing_game, score_grounding,
-                                       summarize_grounding, view_kind)
+from clinvla_kit.viz.grounding import (
+    heatmap_iou,
+    load_annotations,
+    pointing_game,
+    score_grounding,
+    summarize_grounding,
+    view_kind,
+)
 
 
 def naive_iou(heat, mask, thr):
