@@ -28,6 +28,10 @@ class DataCfg:
     max_tokens: int = 128
     use_lateral: bool = True
     use_prior: bool = True
+    # Training only: each present non-frontal slot (lateral, priors) is dropped with this probability, per study and
+    # epoch (the frontal stays). Why: evaluation sets are often frontal-only (5x200, 8x200, RSNA); a model that only
+    # ever saw the mean over 2-4 views embeds a lone frontal off its training distribution (measured: collapsed).
+    view_dropout: float = 0.0
     remove_hedges: bool = True
     expand_abbreviations: bool = True
     augment: bool = True
@@ -45,6 +49,9 @@ class VisionCfg:
     depth: int = 12
     num_heads: int = 12
     patch_size: int = 16
+    # Patch embedding: "linear" (timm's PatchEmbed, what MAE/MRM checkpoints hold) or "conv" (model/stem.py: a
+    # convolutional stem on the same patch grid; what lets a small ViT learn from a few thousand images on a CPU).
+    stem: str = "linear"
     mask_ratio: float = 0.75  # training-time random patch masking per view; evaluation uses none
     multiview: bool = True  # lateral slot used
     temporal: bool = True  # prior slots used

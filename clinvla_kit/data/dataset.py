@@ -138,6 +138,21 @@ class StudyDataset(Dataset):
             return Augment()
         return Augment.draw(np.random.default_rng([self.seed, self.epoch, index]))
 
+    def dropped_slots(self, index: int) -> list[bool]:
+        """Slots left out of this study for this epoch (``data.view_dropout``; never the frontal, never in eval).
+
+        A study without a frontal keeps its first present slot, so no study loses every view."""
+        p = self.cfg.view_dropout if self.train else 0.0
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"data.view_dropout must be in [0, 1), got {p}")
+        if p == 0.0:
+            return [False] * len(SLOTS)
+        draw = np.random.default_rng([self.seed, self.epoch, index, 1]).random(len(SLOTS)) < p
+        rec = self.records[index]
+        usable = [rec.images[s] is not None and self.use_slot[k] for k, s in enumerate(SLOTS)]
+        first = usable.index(True) if any(usable) else 0
+        return [bool(draw[k]) and k != 0 and k != first for k in range(len(SLOTS))]
+
     def clean_text(self, rec: StudyRecord) -> str:
         return clean_report(rec.report, expand_abbreviations=self.cfg.expand_abbreviations,
                             remove_hedges=self.cfg.remove_hedges, source=rec.report_path or f"study {rec.study_id}")
@@ -150,9 +165,10 @@ class StudyDataset(Dataset):
         size = self.cfg.image_size
         images = torch.zeros(len(SLOTS), 3, size, size)
         present = torch.zeros(len(SLOTS), dtype=torch.bool)
+        dropped = self.dropped_slots(index)
         for k, slot in enumerate(SLOTS):
             path = rec.images[slot]
-            if path is None or not self.use_slot[k]:
+            if path is None or not self.use_slot[k] or dropped[k]:
                 continue
             img = resize(read_image(path), size, self.cfg.resize)
             images[k] = to_model_input(aug.apply(img), self.cfg.normalization)

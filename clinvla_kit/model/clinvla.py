@@ -21,7 +21,7 @@ from clinvla_kit.model.mae import MAEDecoder, mae_loss
 from clinvla_kit.model.outputs import ClinVLAOutput, TextOutput, VisionOutput
 from clinvla_kit.model.params import group_of
 from clinvla_kit.model.text import TextTower, mlm_loss
-from clinvla_kit.model.vision import VisionTower
+from clinvla_kit.model.vision import VisionTower, patch_pixels
 
 WEIGHTS = "model.safetensors"
 TEXT_CONFIG_DIR = "text_model"  # the text backbone's HF config (config.json at the run root is ours)
@@ -50,10 +50,9 @@ class ClinVLA(nn.Module):
         self.heads = ProjectionHeads(self.vision.dim, self.text.dim, cfg.model.embed_dim,
                                      standardize=cfg.model.head_norm == "batch")
         self.temps = Temperatures(cfg.loss.init_logit_scale, cfg.loss.local_temps, cfg.loss.learn_local_temps)
-        vit = self.vision.vit
+        p, chans = patch_pixels(self.vision.vit)
         self.mae_decoder: nn.Module = (
-            MAEDecoder(self.vision.dim, self.vision.num_patches,
-                       int(vit.patch_embed.patch_size[0]) ** 2 * int(vit.patch_embed.proj.in_channels), cfg.mae)
+            MAEDecoder(self.vision.dim, self.vision.num_patches, p * p * chans, cfg.mae)
             if cfg.loss.mae_weight > 0 else nn.Identity()
         )
 
@@ -70,7 +69,7 @@ class ClinVLA(nn.Module):
         extra: dict[str, torch.Tensor] = {}
         if isinstance(self.mae_decoder, MAEDecoder) and self.training:
             pred = self.mae_decoder(views.cls, views.tokens, views.keep)
-            p = int(self.vision.vit.patch_embed.patch_size[0])
+            p = patch_pixels(self.vision.vit)[0]
             extra["mae"] = mae_loss(pred, views.images, views.keep, p, self.cfg.mae.norm_pix_loss)
         if self.cfg.loss.mlm_weight > 0 and self.training:  # a second, masked text pass (only when weighted)
             extra["mlm"] = mlm_loss(self.text, batch.input_ids, batch.attention_mask)

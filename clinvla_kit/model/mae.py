@@ -16,7 +16,7 @@ from torch import nn
 from clinvla_kit.config import MAECfg, RunCfg
 from clinvla_kit.model.checkpoints import load_vision_init, load_vit_checkpoint
 from clinvla_kit.model.masking import gather_tokens, random_keep_indices
-from clinvla_kit.model.vision import build_vit, patch_grid
+from clinvla_kit.model.vision import build_vit, patch_grid, patch_pixels
 
 __all__ = ["MAE", "MAEDecoder", "build_mae", "load_vision_init", "mae_loss", "patchify", "reconstruct", "unpatchify"]
 
@@ -89,10 +89,9 @@ class MAE(nn.Module):
         self.vit = build_vit(cfg.model.vision, cfg.data.image_size)
         if cfg.model.vision.checkpoint:
             load_vit_checkpoint(self.vit, cfg.model.vision.checkpoint)
-        self.patch_size = int(self.vit.patch_embed.patch_size[0])
+        self.patch_size, self.in_chans = patch_pixels(self.vit)
         self.grid = patch_grid(self.vit)
         self.num_patches = self.grid[0] * self.grid[1]
-        self.in_chans = int(self.vit.patch_embed.proj.in_channels)
         self.decoder = MAEDecoder(
             self.vit.embed_dim, self.num_patches, self.patch_size**2 * self.in_chans, cfg.mae
         )

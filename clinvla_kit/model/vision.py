@@ -29,6 +29,7 @@ from clinvla_kit.model.invertible import InvertibleAdapter
 from clinvla_kit.model.lora import VISION_TARGETS, apply_lora, is_lora_param
 from clinvla_kit.model.masking import gather_tokens, random_keep_indices
 from clinvla_kit.model.outputs import VisionOutput
+from clinvla_kit.model.stem import ConvStem
 
 NUM_SLOTS = 4
 
@@ -39,13 +40,17 @@ def build_vit(cfg: VisionCfg, image_size: int) -> VisionTransformer:
     ``cfg.checkpoint`` (a local file) is loaded afterwards by ``checkpoints.load_vit_checkpoint``; ``cfg.pretrained``
     downloads timm hub weights and therefore needs network (never used offline).
     """
+    if cfg.stem not in ("linear", "conv"):
+        raise ValueError(f"model.vision.stem must be 'linear' or 'conv', got {cfg.stem!r}")
+    stem = {"embed_layer": ConvStem} if cfg.stem == "conv" else {}
     if cfg.model_name == "custom":
         vit = VisionTransformer(
             img_size=image_size, patch_size=cfg.patch_size, embed_dim=cfg.embed_dim, depth=cfg.depth,
-            num_heads=cfg.num_heads, num_classes=0,
+            num_heads=cfg.num_heads, num_classes=0, **stem,
         )
     else:
-        vit = timm.create_model(cfg.model_name, pretrained=cfg.pretrained, num_classes=0, img_size=image_size)
+        vit = timm.create_model(cfg.model_name, pretrained=cfg.pretrained, num_classes=0, img_size=image_size,
+                                **stem)
     if not isinstance(vit, VisionTransformer) or not vit.has_class_token or vit.no_embed_class:
         raise ValueError(
             f"vision.model_name={cfg.model_name!r}: need a timm VisionTransformer with a class token and "
@@ -63,6 +68,14 @@ def _no_download(cfg: VisionCfg) -> VisionCfg:
 
 def patch_grid(vit: VisionTransformer) -> tuple[int, int]:
     return tuple(vit.patch_embed.grid_size)  # type: ignore[return-value]
+
+
+def patch_pixels(vit: VisionTransformer) -> tuple[int, int]:
+    """(patch side p, input channels C) of the ViT's patch embedding (timm ``PatchEmbed`` or ``ConvStem``): a patch
+    holds p * p * C pixel values, what the MAE decoder predicts."""
+    pe = vit.patch_embed
+    chans = getattr(pe, "in_chans", None) or pe.proj.in_channels
+    return int(pe.patch_size[0]), int(chans)
 
 
 def block_forward(blk: nn.Module, x: torch.Tensor, adapt: BlockAdapters) -> torch.Tensor:
@@ -145,6 +158,16 @@ class VisionTower(nn.Module):
         train_all = adapters.full_finetune or not cfg.freeze_backbone
         for name, p in self.vit.named_parameters():
             p.requires_grad = train_all or is_lora_param(name)
+
+    def train(self, mode: bool = True) -> VisionTower:
+        """As ``nn.Module.train``, except that a frozen backbone's BatchNorm layers (the conv stem's) stay in eval
+        mode: their running statistics are part of the frozen weights and must not drift with the batches."""
+        super().train(mode)
+        for module in self.vit.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) and not any(
+                    p.requires_grad for p in module.parameters()):
+                module.eval()
+        return self
 
     # -- slots ------------------------------------------------------------------------------------------------
     def usable_slots(self, present: torch.Tensor) -> torch.Tensor:

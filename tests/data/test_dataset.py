@@ -119,3 +119,33 @@ def test_skip_count_is_shared_with_workers(mimic_dir, minilm_tokenizer):
     batches = list(DataLoader(ds, batch_size=5, num_workers=1, collate_fn=collate))
     assert len(batches[0]) == 5
     assert len(ds.skipped) == 1  # counted in the worker, visible here
+
+
+def test_view_dropout_keeps_a_view_and_is_seeded(mimic_dir, minilm_tokenizer):
+    """Training drops each non-frontal slot with probability ``view_dropout`` (per study and epoch); the frontal, or a
+    frontal-less study's first slot, always stays; evaluation never drops."""
+    recs = load_mimic(mimic_dir)
+    cfg = replace(CFG, view_dropout=0.5, augment=False)
+    full = StudyDataset(recs, replace(cfg, view_dropout=0.0), minilm_tokenizer, train=True)
+    ds = StudyDataset(recs, cfg, minilm_tokenizer, train=True, seed=3)
+    kept_any_drop = False
+    for epoch in range(12):
+        ds.set_epoch(epoch)
+        for i in range(len(recs)):
+            have, got = full[i]["present"], ds[i]["present"]
+            assert not (got & ~have).any() and got.any()
+            first = int(have.long().argmax())
+            assert got[first]  # frontal (or the first present slot) is never dropped
+            kept_any_drop |= bool((have & ~got).any())
+            if not got[1] and have[1]:
+                assert ds[i]["images"][1].eq(0).all()
+    assert kept_any_drop
+    ds.set_epoch(4)
+    again = StudyDataset(recs, cfg, minilm_tokenizer, train=True, seed=3)
+    again.set_epoch(4)
+    assert [ds[i]["present"].tolist() for i in range(len(recs))] == [again[i]["present"].tolist()
+                                                                      for i in range(len(recs))]
+    evaluation = StudyDataset(recs, cfg, minilm_tokenizer, train=False)
+    assert all(torch.equal(evaluation[i]["present"], full[i]["present"]) for i in range(len(recs)))
+    with pytest.raises(ValueError, match="view_dropout"):
+        StudyDataset(recs, replace(cfg, view_dropout=1.0), minilm_tokenizer, train=True)[0]
