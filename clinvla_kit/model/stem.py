@@ -11,7 +11,7 @@ same steps. A likely reason: every token goes through a LayerNorm, which removes
 density an opacity adds); the stem's BatchNorm + ReLU layers turn brightness and edges into features first.
 
 Layout: log2(p) stages of 3x3 convolution (stride 2) + BatchNorm + ReLU, channel widths doubling up to
-``embed_dim / 2``, then a 1x1 convolution to ``embed_dim``. The 3x3 kernels overlap by one pixel across patch
+``embed_dim``, then a 1x1 convolution (the token projection). The 3x3 kernels overlap by one pixel across patch
 borders (a token sees a few pixels of its neighbours); measured, non-overlapping 2x2 kernels learned more slowly.
 """
 
@@ -44,7 +44,7 @@ class ConvStem(nn.Module):
         self.in_chans = in_chans
         self.flatten = True
         self.dynamic_img_pad = False
-        widths = [max(8, embed_dim // 2 ** (stages - i)) for i in range(stages)]
+        widths = [max(8, embed_dim // 2 ** (stages - 1 - i)) for i in range(stages)]
         layers: list[nn.Module] = []
         prev = in_chans
         for w in widths:
