@@ -71,6 +71,10 @@ class TextCfg:
     max_tokens: int = 128
     freeze_backbone: bool = True
     pooling: str = "cls"  # global report embedding: "cls" | "mean" (over real tokens; how MiniLM was trained)
+    # Backbone dropout (hidden and attention) in training mode; None keeps the checkpoint's (0.1 for BERTs). With a
+    # frozen backbone the dropout noise is not needed to regularise it, and it can drown the small differences
+    # between templated reports' embeddings, so `tiny` sets 0.
+    dropout: float | None = None
 
 
 @dataclass(frozen=True)

@@ -170,6 +170,11 @@ def resize(img: np.ndarray, size: int, mode: str = "bilinear") -> np.ndarray:
     Modes:
         "bilinear": straight to ``size x size`` (ALTA's protocol; chest films are close to square, so the small
             aspect change is preferred to cropping away lung bases).
+
+    Shrinking is antialiased (OpenCV's area interpolation: each output pixel averages the input pixels it covers),
+    enlarging is bilinear. This matches what Pillow's and torchvision's bilinear resize do; OpenCV's plain
+    ``INTER_LINEAR`` reads only the 2x2 input pixels nearest each output pixel, so a 256 -> 64 shrink would keep
+    one pixel in sixteen and its full noise (aliasing), which hides faint, coarse opacities from a small model.
         "resize_crop": shorter side to ``round(size * 256 / 224)`` keeping aspect, then a centre crop of ``size``
             (the ImageNet/GLoRIA protocol: 256 then 224).
     """
@@ -178,14 +183,18 @@ def resize(img: np.ndarray, size: int, mode: str = "bilinear") -> np.ndarray:
     if img.ndim != 2:
         raise ValueError(f"resize expects [H, W], got shape {img.shape}")
     img = np.ascontiguousarray(img, dtype=np.float32)
+
+    def interp(h: int, w: int, nh: int, nw: int) -> int:
+        return cv2.INTER_AREA if nh < h and nw < w else cv2.INTER_LINEAR
+
     if mode == "bilinear":
-        return cv2.resize(img, (size, size), interpolation=cv2.INTER_LINEAR)
+        return cv2.resize(img, (size, size), interpolation=interp(*img.shape, size, size))
     if mode == "resize_crop":
         short = round(size * 256 / 224)
         h, w = img.shape
         scale = short / min(h, w)
         nh, nw = max(size, round(h * scale)), max(size, round(w * scale))
-        out = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        out = cv2.resize(img, (nw, nh), interpolation=interp(h, w, nh, nw))
         top, left = (nh - size) // 2, (nw - size) // 2
         return np.ascontiguousarray(out[top : top + size, left : left + size])
     raise ValueError(f"unknown resize mode {mode!r}; use 'bilinear' or 'resize_crop'")

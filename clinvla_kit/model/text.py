@@ -72,6 +72,19 @@ def _load_backbone_inner(source: str, config_only: bool, AutoConfig) -> nn.Modul
         return AutoModel.from_pretrained(source)
 
 
+def set_dropout(backbone: nn.Module, p: float) -> None:
+    """Set every dropout of a Hugging Face encoder to ``p``: the ``nn.Dropout`` modules (BERT's attention reads its
+    probability from its module's ``p`` too) and the config, so a saved run records it."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"text.dropout must be in [0, 1), got {p}")
+    for module in backbone.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = p
+    for key in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+        if hasattr(backbone.config, key):
+            setattr(backbone.config, key, p)
+
+
 class TextTower(nn.Module):
     """Report encoder. Backbone weights under ``backbone.`` (adapters inside it, under ``...output.adapt.``).
 
@@ -99,6 +112,8 @@ class TextTower(nn.Module):
                 f"text.name_or_path={cfg.name_or_path!r}: cannot load from {source!r} (offline? use 'minilm' or a "
                 f"local directory): {e}"
             ) from e
+        if cfg.dropout is not None:
+            set_dropout(self.backbone, cfg.dropout)
         self.dim = int(self.backbone.config.hidden_size)
         self.register_buffer(
             "special_ids", torch.tensor(sorted(set(self.tokenizer.all_special_ids)), dtype=torch.long),

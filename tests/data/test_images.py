@@ -134,6 +134,18 @@ def test_resize_modes():
         resize(img, 32, "nearest")
 
 
+def test_resize_shrinks_with_antialiasing():
+    """A 256 -> 64 shrink averages each 4x4 block (what Pillow/torchvision bilinear do), so a pixel-level
+    checkerboard becomes flat grey instead of aliasing into a pattern; enlarging stays bilinear."""
+    img = np.random.default_rng(1).random((256, 256)).astype(np.float32)
+    img[::2, ::2] += 1.0  # fine pattern: plain bilinear sampling would pick it up unevenly
+    expected = img.reshape(64, 4, 64, 4).mean(axis=(1, 3))
+    np.testing.assert_allclose(resize(img, 64), expected, atol=1e-5)
+    small = np.array([[0.0, 1.0], [1.0, 0.0]], np.float32)
+    big = resize(small, 4)
+    assert big.shape == (4, 4) and 0.0 < big[1, 1] < 1.0  # interpolated, not block-replicated
+
+
 def test_normalization_presets():
     assert NORMALIZATION["alta"] == (0.4785, 0.2834) and NORMALIZATION["gloria"] == (0.5, 0.5)
     img = np.full((4, 4), 0.4785, np.float32)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
 import torch
 
 from clinvla_kit.config import AdapterCfg, TextCfg
@@ -41,6 +42,24 @@ def test_adapters_identity_at_init_and_frozen_backbone(tiny_bert_dir):
     with torch.no_grad():
         t.invertible.F[2].weight.normal_()
     assert not torch.allclose(t(ids, mask).word_emb, plain(input_ids=ids).last_hidden_state, atol=1e-3)
+
+
+def test_dropout_setting_reaches_every_dropout(tiny_bert_dir):
+    from transformers import AutoConfig
+
+    ids = torch.tensor([[2, 7, 8, 9, 3]])
+    mask = torch.ones_like(ids)
+    noisy = TextTower(TextCfg(name_or_path=tiny_bert_dir), AdapterCfg(bottleneck=4)).train()
+    p_default = AutoConfig.from_pretrained(tiny_bert_dir).hidden_dropout_prob
+    assert p_default > 0  # the fixture has dropout, else this test could not fail
+    torch.manual_seed(0)
+    assert not torch.equal(noisy(ids, mask).word_emb, noisy(ids, mask).word_emb)  # dropout draws differ
+    quiet = TextTower(TextCfg(name_or_path=tiny_bert_dir, dropout=0.0), AdapterCfg(bottleneck=4)).train()
+    assert torch.equal(quiet(ids, mask).word_emb, quiet(ids, mask).word_emb)  # train mode, yet deterministic
+    assert quiet.backbone.config.hidden_dropout_prob == 0.0 == quiet.backbone.config.attention_probs_dropout_prob
+    assert torch.allclose(quiet(ids, mask).word_emb, noisy.eval()(ids, mask).word_emb, atol=1e-6)
+    with pytest.raises(ValueError, match="text.dropout"):
+        TextTower(TextCfg(name_or_path=tiny_bert_dir, dropout=1.0), AdapterCfg(bottleneck=4))
 
 
 def test_full_finetune_unfreezes(tiny_bert_dir):
