@@ -72,6 +72,13 @@ def variant_config(base: RunCfg, variant: Variant, seed: int, max_steps: int | N
     return apply_overrides(base, list(variant.overrides) + extra)
 
 
+def same_as_full(base: RunCfg, variant: Variant) -> bool:
+    """True when the variant changes nothing in ``base`` (the preset already has that component off: e.g. ``tiny``
+    uses the frontal view only, so "-Multiview" is the full model). Such a variant is not trained again: it reuses
+    the full model's runs and the table says so, rather than reporting a second draw of the same model as a delta."""
+    return variant.slug != "full" and variant_config(base, variant, 0) == variant_config(base, VARIANT_BY_SLUG["full"], 0)
+
+
 def summarize(runs: Mapping[str, Sequence[Mapping[str, Any]]], metrics: Sequence[str]) -> dict[str, dict[str, dict]]:
     """Per variant and metric: ``{"mean", "std" (sample, ddof=1; NaN for one seed), "n", "values"}``.
 
@@ -87,7 +94,8 @@ def summarize(runs: Mapping[str, Sequence[Mapping[str, Any]]], metrics: Sequence
             vals = [v for v in vals if not math.isnan(v)]
             mean = float(np.mean(vals)) if vals else float("nan")
             std = float(np.std(vals, ddof=1)) if len(vals) >= 2 else float("nan")
-            out[slug][m] = {"mean": mean, "std": std, "n": len(vals), "values": vals}
+            out[slug][m] = {"mean": mean, "std": std, "n": len(vals), "values": vals,
+                            "same_as_full": any(r.get("same_as_full", False) for r in per_seed)}
     return out
 
 
@@ -123,6 +131,10 @@ def ablation_table(summary: Mapping[str, Mapping[str, Any]], metrics: Sequence[s
     full = summary.get("full")
     for slug, stats in summary.items():
         v = VARIANT_BY_SLUG.get(slug, Variant(slug, slug, (), ""))
+        if any(st.get("same_as_full") for st in stats.values()):
+            lines.append(f"| {v.label} | " + " | ".join("= full" for _ in metrics)
+                         + " | not testable: the preset already has this off |")
+            continue
         cells = []
         verdict = ""
         for m in metrics:
@@ -161,6 +173,9 @@ def run_ablation(
     out_dir = Path(out_dir)
     runs: dict[str, list[dict[str, Any]]] = {}
     for v in variants:
+        if same_as_full(base, v) and "full" in runs:
+            runs[v.slug] = [dict(m, same_as_full=True) for m in runs["full"]]
+            continue
         runs[v.slug] = []
         for seed in seeds:
             cfg = variant_config(base, v, seed, max_steps)

@@ -71,6 +71,24 @@ def test_run_ablation_calls_train_and_eval(tmp_path):
     assert list(runs) == ["full", "no-local"] and len(runs["full"]) == 2
 
 
+def test_variant_equal_to_full_is_not_retrained_and_is_labelled(tmp_path):
+    from clinvla_kit.config import apply_overrides
+    from clinvla_kit.eval.ablation import same_as_full
+
+    base = apply_overrides(load_preset("tiny"), ["model.vision.multiview=false", "model.vision.temporal=false"])
+    no_mv, no_local = select_variants(["no-multiview"])[1], select_variants(["no-local"])[1]
+    assert same_as_full(base, no_mv) and not same_as_full(base, no_local)
+    assert not same_as_full(load_preset("paper"), no_mv)
+    trained = []
+    runs = run_ablation(base, select_variants(["no-multiview", "no-local"]), [0], tmp_path,
+                        lambda cfg, d: trained.append(d.parent.name) or d, lambda run: fake(0.5))
+    assert trained == ["full", "no-local"]  # -Multiview reuses the full runs
+    table = ablation_table(summarize(runs, ["retrieval.txt2img_8x200.P@5"]), ["retrieval.txt2img_8x200.P@5"])
+    row = next(line for line in table.splitlines() if line.startswith("| -Multiview"))
+    assert "= full" in row and "not testable" in row
+    assert "= full" not in next(line for line in table.splitlines() if line.startswith("| -Local"))
+
+
 def test_verdict_uses_first_reported_metric():
     runs = {"full": [{"a": {"x": 0.5}}, {"a": {"x": 0.52}}], "no-local": [{"a": {"x": 0.2}}, {"a": {"x": 0.22}}]}
     s = summarize(runs, ["missing.metric", "a.x"])

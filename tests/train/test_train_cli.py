@@ -42,7 +42,11 @@ def test_init_vision_weights_reach_the_image_tower(recipe_out):
     enc = load_file(recipe_out / "mae" / "encoder.safetensors")
     run = load_file(recipe_out / "run" / "model.safetensors")
     key = next(k for k in enc if k.endswith("attn.qkv.weight"))
-    assert torch.equal(run[f"vision.vit.{key}"], enc[key])  # frozen backbone: still the MAE encoder's weights
+    # tiny trains the backbone, so two steps move the weights a little (Adam: about lr per step); an independent
+    # initialisation would be uncorrelated with the MAE encoder's
+    a, b = run[f"vision.vit.{key}"].flatten(), enc[key].flatten()
+    assert torch.corrcoef(torch.stack([a, b]))[0, 1] > 0.9
+    assert (a - b).abs().max() < 0.1 * b.abs().max()
 
 
 def test_train_cli_resume_and_errors(recipe_out, synth, tmp_path, capsys):
