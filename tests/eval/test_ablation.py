@@ -65,7 +65,10 @@ def test_run_ablation_calls_train_and_eval(tmp_path):
         seen.append((cfg.loss.local_weight, cfg.train.seed, run_dir.name))
         return run_dir
 
-    runs = run_ablation(load_preset("tiny"), select_variants(["no-local"]), [0, 1], tmp_path, train_fn,
+    from clinvla_kit.config import apply_overrides
+
+    base = apply_overrides(load_preset("tiny"), ["loss.local_weight=0.8"])  # tiny itself has the local loss off
+    runs = run_ablation(base, select_variants(["no-local"]), [0, 1], tmp_path, train_fn,
                         lambda run: fake(0.5), max_steps=2)
     assert seen == [(0.8, 0, "seed0"), (0.8, 1, "seed1"), (0, 0, "seed0"), (0, 1, "seed1")]
     assert list(runs) == ["full", "no-local"] and len(runs["full"]) == 2
@@ -75,7 +78,8 @@ def test_variant_equal_to_full_is_not_retrained_and_is_labelled(tmp_path):
     from clinvla_kit.config import apply_overrides
     from clinvla_kit.eval.ablation import same_as_full
 
-    base = apply_overrides(load_preset("tiny"), ["model.vision.multiview=false", "model.vision.temporal=false"])
+    base = apply_overrides(load_preset("tiny"), ["model.vision.multiview=false", "model.vision.temporal=false",
+                                                 "loss.local_weight=0.8"])
     no_mv, no_local = select_variants(["no-multiview"])[1], select_variants(["no-local"])[1]
     assert same_as_full(base, no_mv) and not same_as_full(base, no_local)
     assert not same_as_full(load_preset("paper"), no_mv)

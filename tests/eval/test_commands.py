@@ -73,7 +73,8 @@ def test_ablate_two_variants_one_seed(synth_and_run):
     root, data, _ = synth_and_run
     out = root / "abl"
     rc = main(["ablate", "--data", str(data), "--out", str(out), "--variants", "no-local", "--seeds", "1",
-               "--max-steps", "2", "--n-boot", "10", "--max-prompts", "1", "--tasks", "8x200", "5x200", *TINY])
+               "--max-steps", "2", "--n-boot", "10", "--max-prompts", "1", "--tasks", "8x200", "5x200", *TINY,
+               "loss.local_weight=0.8"])  # tiny has the local loss off; turn it on so -Local loss is a real variant
     assert rc == 0
     table = (out / "ablation.md").read_text()
     assert "| ClinVLA (full) |" in table and "| -Local loss |" in table and "(1 seed)" in table

@@ -9,7 +9,9 @@ from safetensors.torch import load_file
 from clinvla_kit.cli import main
 from clinvla_kit.train.logging import read_log
 
-SMALL = ["data.image_size=64", "train.batch_size=4", "mae.batch_size=8", "train.log_every=1", "mae.warmup_steps=1"]
+SMALL = ["data.image_size=64", "train.batch_size=4", "mae.batch_size=8", "train.log_every=1", "mae.warmup_steps=1",
+         # tiny has no adapters and no local loss; switch them on so every loss term and learning rate is logged
+         "loss.local_weight=0.8", 'model.adapters.transformer_adapt_towers=["text"]']
 
 
 @pytest.fixture(scope="module")
