@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=2 python bench/bench_train.py throughput --data DATA [--steps 10]
         tiny-preset alignment training, studies/s (after 2 warm-up steps, from log.jsonl)
     OMP_NUM_THREADS=2 python bench/bench_train.py recipe --data DATA --out OUT
-        the whole `recipe --preset tiny` (MAE pretraining + alignment), wall time per stage
+        the whole `recipe --preset tiny` (MAE pretraining where mae.enabled, then alignment), wall time per stage
 
 DATA is a SynthCXR set: `clinvla-kit synth --out DATA --studies 2000`.
 """

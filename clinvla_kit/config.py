@@ -75,6 +75,10 @@ class TextCfg:
     # frozen backbone the dropout noise is not needed to regularise it, and it can drown the small differences
     # between templated reports' embeddings, so `tiny` sets 0.
     dropout: float | None = None
+    # Encode each distinct report once and reuse its features (model/text_cache.py): only where nothing in the text
+    # tower trains and dropout is 0 (otherwise the run goes on uncached, with a notice). Memory grows with the
+    # number of reports, so only the CPU preset `tiny` turns it on.
+    cache_features: bool = False
 
 
 @dataclass(frozen=True)
@@ -148,8 +152,13 @@ class TrainCfg:
 
 @dataclass(frozen=True)
 class MAECfg:
-    """Masked-image pretraining of the image tower (``clinvla-kit pretrain-mae``)."""
+    """Masked-image pretraining of the image tower (``clinvla-kit pretrain-mae``).
 
+    ``enabled`` says whether ``clinvla-kit recipe`` runs this stage before alignment (``pretrain-mae`` itself always
+    runs). ``tiny`` turns it off: on 2 CPU cores a short MAE start made the aligned model worse, not better
+    (``bench/RESULTS.md``, "The full model learns"); ``small`` and ``paper`` keep it, as the method prescribes."""
+
+    enabled: bool = True
     mask_ratio: float = 0.75
     decoder_dim: int = 128
     decoder_depth: int = 2

@@ -27,12 +27,14 @@ DATA: dict[str, dict[str, Any]] = {
 }
 """SynthCXR size per parameter set."""
 
-SHOW_EVERY_PART: list[str] = ["model.adapters.transformer_adapt_towers=[\"text\"]",
-                               "model.adapters.invertible_towers=[\"text\"]", "loss.local_weight=0.8"]
-"""The notebooks' run switches on what the bare ``tiny`` preset leaves off (text adapters, local loss), so that
-every part of the method is there to count, plot and explain. ``tiny`` itself (``clinvla-kit recipe --preset
-tiny``, what the benchmarks measure) keeps them off: on 2 CPU cores in 600 steps they stopped its small model
-learning (``bench/RESULTS.md``, section "The full model learns")."""
+SHOW_EVERY_PART: list[str] = ["mae.enabled=true", "model.adapters.transformer_adapt_towers=[\"text\"]",
+                               "model.adapters.invertible_towers=[\"text\"]", "loss.local_weight=0.8",
+                               "model.text.cache_features=false"]
+"""The notebooks' run switches on what the bare ``tiny`` preset leaves off (the MAE stage, text adapters, local
+loss; the text-feature cache goes off since the text tower then trains), so that every part of the method is there
+to count, plot and explain. ``tiny`` itself (``clinvla-kit recipe --preset tiny``, what the benchmarks measure)
+keeps them off: on 2 CPU cores in a few hundred steps they stopped its small model learning (``bench/RESULTS.md``,
+section "The full model learns")."""
 
 SHARED_RUN: dict[str, dict[str, Any]] = {
     # the shared run: notebook 03 trains it with these values; the runner uses the same when 03 is not run

@@ -1,4 +1,5 @@
-"""``clinvla-kit recipe``: every step of a preset's offline recipe (MAE pretraining, then alignment) -> OUT/run."""
+"""``clinvla-kit recipe``: every step of a preset's offline recipe (MAE pretraining where the preset has
+``mae.enabled``, then alignment) -> OUT/run."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from clinvla_kit.commands._train_args import add_common, run_reporting_errors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_common(parser, "output directory: OUT/mae (image pretraining), OUT/run (final run), OUT/recipe.json")
+    add_common(parser, "output directory: OUT/mae (image pretraining, when mae.enabled), OUT/run (final run), OUT/recipe.json")
 
 
 def run(args: argparse.Namespace) -> int:

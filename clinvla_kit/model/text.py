@@ -8,6 +8,7 @@ default is a shipped pretrained model rather than a random tiny BERT.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import torch
@@ -18,6 +19,7 @@ from clinvla_kit.model.adapters import add_transformer_adapt
 from clinvla_kit.model.invertible import InvertibleAdapter
 from clinvla_kit.model.lora import TEXT_TARGETS, apply_lora, is_lora_param
 from clinvla_kit.model.outputs import TextOutput
+from clinvla_kit.model.text_cache import TextFeatureCache, static_reason
 
 
 def minilm_dir() -> Path:
@@ -132,6 +134,14 @@ class TextTower(nn.Module):
         train_all = adapters.full_finetune or not cfg.freeze_backbone
         for name, p in self.backbone.named_parameters():
             p.requires_grad = train_all or ".adapt." in name or is_lora_param(name)
+        self.cache: TextFeatureCache | None = None
+        if cfg.cache_features:
+            why_not = static_reason(self, cfg.dropout)
+            if why_not:  # e.g. an ablation variant that trains the text tower: the run goes on, uncached
+                print(f"model.text.cache_features: not caching, {why_not}", file=sys.stderr)
+            else:
+                self.cache = TextFeatureCache()
+                self.register_load_state_dict_pre_hook(lambda *args, **kwargs: self.cache.clear())
 
     def _embeddings_hook(self, module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
         return self.invertible(output)
@@ -141,7 +151,15 @@ class TextTower(nn.Module):
         return attention_mask.bool() & ~torch.isin(input_ids, self.special_ids)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> TextOutput:
-        """input_ids, attention_mask [B, T] -> TextOutput(global [B, Dt], words [B, T, Dt], word_mask [B, T])."""
+        """input_ids, attention_mask [B, T] -> TextOutput(global [B, Dt], words [B, T, Dt], word_mask [B, T]).
+
+        With ``cache_features`` (and a tower that nothing trains) each distinct report is encoded once."""
+        if self.cache is not None:
+            return self.cache(self.encode, input_ids, attention_mask, self.word_mask(input_ids, attention_mask))
+        return self.encode(input_ids, attention_mask)
+
+    def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> TextOutput:
+        """The uncached forward (see ``forward``)."""
         h = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
         if self.cfg.pooling == "cls":
             g = h[:, 0]

@@ -2,16 +2,17 @@
 
 1. (only when the text tower is our own small BERT and ``clinvla-kit pretrain-mlm`` exists) masked-language
    pretraining of the text tower on the training reports -> ``OUT/mlm``;
-2. MAE pretraining of the image tower on the training images -> ``OUT/mae``;
-3. alignment training with ``--init-vision OUT/mae`` (and ``--init-text OUT/mlm``) -> ``OUT/run``.
+2. (when ``mae.enabled``; off in ``tiny``) MAE pretraining of the image tower on the training images -> ``OUT/mae``;
+3. alignment training (with ``--init-vision OUT/mae`` and ``--init-text OUT/mlm`` where those ran) -> ``OUT/run``.
 The tutorial, the evaluation and the benchmarks all start from this one call. ``OUT/recipe.json`` records the
-config and the wall time of every stage.
+config, the wall time of every stage that ran and the stages skipped.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -64,15 +65,23 @@ def recipe(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", max_
             raise RuntimeError(f"recipe: pretrain-mlm failed ({' '.join(argv)})")
         stages["pretrain_mlm_s"] = time.perf_counter() - t
         init_text = out / "mlm"
-    t = time.perf_counter()
-    mae_dir = pretrain_mae(cfg, data_dir, out / "mae", max_steps=max_steps)
-    stages["pretrain_mae_s"] = time.perf_counter() - t
+    skipped: list[str] = []
+    mae_dir = None
+    if cfg.mae.enabled:
+        t = time.perf_counter()
+        mae_dir = pretrain_mae(cfg, data_dir, out / "mae", max_steps=max_steps)
+        stages["pretrain_mae_s"] = time.perf_counter() - t
+    else:
+        skipped.append("pretrain_mae")
+        if distributed.is_main():
+            print(f"recipe: no MAE stage (mae.enabled is false in preset {preset!r}; --set mae.enabled=true runs it)",
+                  file=sys.stderr)
     t = time.perf_counter()
     result = train(cfg, data_dir, out / "run", init_vision=mae_dir, init_text=init_text, max_steps=max_steps)
     stages["train_s"] = time.perf_counter() - t
     stages["total_s"] = time.perf_counter() - t0
     if distributed.is_main():
         (out / "recipe.json").write_text(json.dumps({
-            "preset": preset, "data": str(data_dir), "max_steps": max_steps, "stages": stages,
+            "preset": preset, "data": str(data_dir), "max_steps": max_steps, "stages": stages, "skipped": skipped,
             "run": str(result.run_dir), "metrics": result.metrics, "config": to_dict(cfg)}, indent=2) + "\n")
     return result

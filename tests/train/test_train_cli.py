@@ -10,8 +10,9 @@ from clinvla_kit.cli import main
 from clinvla_kit.train.logging import read_log
 
 SMALL = ["data.image_size=64", "train.batch_size=4", "mae.batch_size=8", "train.log_every=1", "mae.warmup_steps=1",
-         # tiny has no adapters and no local loss; switch them on so every loss term and learning rate is logged
-         "loss.local_weight=0.8", 'model.adapters.transformer_adapt_towers=["text"]']
+         # tiny has no MAE stage, no adapters and no local loss; switch them on so that the recipe runs every stage
+         # and every loss term and learning rate is logged
+         "mae.enabled=true", "loss.local_weight=0.8", 'model.adapters.transformer_adapt_towers=["text"]']
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +36,7 @@ def test_recipe_runs_every_stage(recipe_out):
     for name in ("model.safetensors", "config.json", "log.jsonl", "checkpoint/last.pt", "tokenizer_config.json"):
         assert (recipe_out / "run" / name).exists(), name
     summary = json.loads((recipe_out / "recipe.json").read_text())
-    assert set(summary["stages"]) >= {"pretrain_mae_s", "train_s", "total_s"}
+    assert set(summary["stages"]) >= {"pretrain_mae_s", "train_s", "total_s"} and summary["skipped"] == []
     log = read_log(recipe_out / "run")
     assert [r["step"] for r in log] == [1, 2] and {"global", "local", "lr/language_adapter"} <= set(log[0])
 
@@ -71,3 +72,14 @@ def test_recipe_with_own_text_bert_runs_pretrain_mlm_first(synth, tmp_path):
     cfg = json.loads((res.run_dir / "config.json").read_text())
     assert cfg["model"]["text"]["name_or_path"] == str(tmp_path / "r" / "mlm" / "text")
     assert "pretrain_mlm_s" in json.loads((tmp_path / "r" / "recipe.json").read_text())["stages"]
+
+
+def test_recipe_skips_mae_where_the_preset_turns_it_off(synth, tmp_path, capsys):
+    from clinvla_kit.train.recipe import recipe
+
+    small = [s for s in SMALL if s != "mae.enabled=true"]
+    res = recipe(synth, tmp_path / "r", preset="tiny", max_steps=1, overrides=small)
+    summary = json.loads((tmp_path / "r" / "recipe.json").read_text())
+    assert summary["skipped"] == ["pretrain_mae"] and "pretrain_mae_s" not in summary["stages"]
+    assert not (tmp_path / "r" / "mae").exists() and (res.run_dir / "model.safetensors").exists()
+    assert "mae.enabled is false" in capsys.readouterr().err
