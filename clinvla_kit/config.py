@@ -35,6 +35,16 @@ class DataCfg:
     remove_hedges: bool = True
     expand_abbreviations: bool = True
     augment: bool = True
+    # Brightness and contrast factors are drawn from [1 - x, 1 + x] (0 = geometric augmentation only). Why a knob:
+    # on SynthCXR the findings are faint density changes, and +-10 % intensity jitter kept the CPU `tiny` model near
+    # chance for hundreds of steps longer (bench/RESULTS.md); `tiny` sets 0, the rotation/scale/shift stay.
+    augment_intensity: float = 0.1
+    # Keep what loading a study computes the same way every epoch (the cleaned, tokenised report; each view decoded
+    # and resized) in memory after its first use; the augmentation is still drawn per epoch. Memory: about
+    # studies x views x image_size^2 x 4 B (1,400 SynthCXR studies at 64 px: 23 MB). It pays only with
+    # num_workers=0: loader workers start each epoch from a fresh copy of the data set. Only the CPU preset `tiny`
+    # turns it on (it saves ~3 of the ~4 ms spent loading a study).
+    cache_in_memory: bool = False
     num_workers: int = 0
 
 

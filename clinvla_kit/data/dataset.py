@@ -47,11 +47,16 @@ class Augment:
     contrast: float = 1.0
 
     @staticmethod
-    def draw(rng: np.random.Generator) -> Augment:
-        """Rotation +-5 deg, scale 0.95-1.05, translation +-4 %, brightness and contrast +-10 %."""
+    def draw(rng: np.random.Generator, intensity: float = 0.1) -> Augment:
+        """Rotation +-5 deg, scale 0.95-1.05, translation +-4 %, brightness and contrast +-``intensity``.
+
+        The same number of draws whatever ``intensity``, so the geometric part does not change with it."""
+        if not 0.0 <= intensity < 1.0:
+            raise ValueError(f"data.augment_intensity must be in [0, 1), got {intensity}")
         return Augment(angle=float(rng.uniform(-5, 5)), scale=float(rng.uniform(0.95, 1.05)),
                        tx=float(rng.uniform(-0.04, 0.04)), ty=float(rng.uniform(-0.04, 0.04)),
-                       brightness=float(rng.uniform(0.9, 1.1)), contrast=float(rng.uniform(0.9, 1.1)))
+                       brightness=float(rng.uniform(1 - intensity, 1 + intensity)),
+                       contrast=float(rng.uniform(1 - intensity, 1 + intensity)))
 
     def apply(self, img: np.ndarray) -> np.ndarray:
         """``[H, W]`` in [0, 1] -> the same shape; outside the film after the affine is black (0), like air."""
@@ -123,6 +128,9 @@ class StudyDataset(Dataset):
         self.epoch = 0
         self.max_replacements = max_replacements
         self.skipped = SkipLog()
+        # data.cache_in_memory: report index -> (text, ids, mask); image path -> resized [H, W] float32
+        self._report_cache: dict[int, tuple[str, torch.Tensor, torch.Tensor]] = {}
+        self._image_cache: dict[str, np.ndarray] = {}
         self.use_slot = (True, data_cfg.use_lateral, data_cfg.use_prior, data_cfg.use_prior and data_cfg.use_lateral)
 
     def __len__(self) -> int:
@@ -136,7 +144,7 @@ class StudyDataset(Dataset):
         """The study's augmentation: identity in eval mode or when ``cfg.augment`` is off."""
         if not (self.train and self.cfg.augment):
             return Augment()
-        return Augment.draw(np.random.default_rng([self.seed, self.epoch, index]))
+        return Augment.draw(np.random.default_rng([self.seed, self.epoch, index]), self.cfg.augment_intensity)
 
     def dropped_slots(self, index: int) -> list[bool]:
         """Slots left out of this study for this epoch (``data.view_dropout``; never the frontal, never in eval).
@@ -157,10 +165,31 @@ class StudyDataset(Dataset):
         return clean_report(rec.report, expand_abbreviations=self.cfg.expand_abbreviations,
                             remove_hedges=self.cfg.remove_hedges, source=rec.report_path or f"study {rec.study_id}")
 
+    def report(self, index: int) -> tuple[str, torch.Tensor, torch.Tensor]:
+        """The study's cleaned report and its tokens: (text, input_ids [T], attention_mask [T])."""
+        if index in self._report_cache:
+            return self._report_cache[index]
+        text = self.clean_text(self.records[index])
+        tok = tokenize_report(text, self.tokenizer, self.cfg.max_tokens)
+        out = (text, tok["input_ids"], tok["attention_mask"])
+        if self.cfg.cache_in_memory:
+            self._report_cache[index] = out
+        return out
+
+    def image(self, path) -> np.ndarray:
+        """One view decoded and resized to ``image_size``: [H, W] float32 in [0, 1] (before augmentation)."""
+        key = str(path)
+        if key in self._image_cache:
+            return self._image_cache[key]
+        img = resize(read_image(path), self.cfg.image_size, self.cfg.resize)
+        if self.cfg.cache_in_memory:
+            self._image_cache[key] = img
+        return img
+
     def load(self, index: int) -> dict:
         """Load one study, raising ``DataError`` on bad input (``__getitem__`` turns that into a skip)."""
         rec = self.records[index]
-        text = self.clean_text(rec)
+        text, input_ids, attention_mask = self.report(index)
         aug = self.augmentation(index)
         size = self.cfg.image_size
         images = torch.zeros(len(SLOTS), 3, size, size)
@@ -170,16 +199,14 @@ class StudyDataset(Dataset):
             path = rec.images[slot]
             if path is None or not self.use_slot[k] or dropped[k]:
                 continue
-            img = resize(read_image(path), size, self.cfg.resize)
-            images[k] = to_model_input(aug.apply(img), self.cfg.normalization)
+            images[k] = to_model_input(aug.apply(self.image(path)), self.cfg.normalization)
             present[k] = True
         if not present.any():
             raise DataError(f"study {rec.study_id} has no usable image slot", file=rec.report_path)
-        tok = tokenize_report(text, self.tokenizer, self.cfg.max_tokens)
         labels = torch.tensor([math.nan if rec.labels.get(n) is None else float(rec.labels[n])
                                for n in CHEXPERT_LABELS], dtype=torch.float32)
-        return {"images": images, "present": present, "input_ids": tok["input_ids"],
-                "attention_mask": tok["attention_mask"], "labels": labels, "study_id": rec.study_id, "text": text}
+        return {"images": images, "present": present, "input_ids": input_ids.clone(),
+                "attention_mask": attention_mask.clone(), "labels": labels, "study_id": rec.study_id, "text": text}
 
     def __getitem__(self, index: int) -> dict:
         for attempt in range(self.max_replacements + 1):

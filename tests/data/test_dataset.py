@@ -45,6 +45,29 @@ def test_eval_is_deterministic_and_cfg_slots(mimic_dir, minilm_tokenizer):
     assert solo[3]["present"].tolist() == [True, False, False, False]
 
 
+def test_cache_in_memory_gives_the_same_items_and_reads_each_file_once(mimic_dir, minilm_tokenizer, monkeypatch):
+    import clinvla_kit.data.dataset as dataset_module
+
+    recs = load_mimic(mimic_dir)
+    plain = StudyDataset(recs, CFG, minilm_tokenizer, train=True)
+    cached = StudyDataset(recs, replace(CFG, cache_in_memory=True), minilm_tokenizer, train=True)
+    reads: dict[str, list[str]] = {"plain": [], "cached": []}
+    real_read = dataset_module.read_image
+    for epoch in (0, 1):  # the augmentation changes between epochs, the cached decode does not
+        for name, ds in (("plain", plain), ("cached", cached)):
+            monkeypatch.setattr(dataset_module, "read_image", lambda p, n=name: reads[n].append(str(p)) or real_read(p))
+            ds.set_epoch(epoch)
+            items = [ds[i] for i in range(len(recs))]
+            if name == "plain":
+                ref = items
+        for a, b in zip(ref, items):
+            assert torch.equal(a["images"], b["images"]) and torch.equal(a["input_ids"], b["input_ids"])
+            assert a["text"] == b["text"] and torch.equal(a["attention_mask"], b["attention_mask"])
+    assert sorted(reads["cached"]) == sorted(set(reads["plain"]))  # each file decoded once, in the first epoch
+    assert len(reads["plain"]) >= 2 * len(set(reads["plain"]))  # the plain dataset decodes in every epoch
+    assert len(cached._report_cache) == len(recs) and not plain._report_cache and not plain._image_cache
+
+
 def pair_record(tmp_path, same: bool = True) -> StudyRecord:
     """A study whose frontal and lateral are the same asymmetric picture (or two different ones)."""
     from PIL import Image
@@ -82,6 +105,12 @@ def test_augment_ranges_and_identity():
         a = Augment.draw(rng)
         assert -5 <= a.angle <= 5 and 0.95 <= a.scale <= 1.05 and 0.9 <= a.brightness <= 1.1
         assert 0.9 <= a.contrast <= 1.1 and abs(a.tx) <= 0.04 and abs(a.ty) <= 0.04
+    geometric = Augment.draw(np.random.default_rng(3), intensity=0.0)
+    full = Augment.draw(np.random.default_rng(3))
+    assert geometric.brightness == geometric.contrast == 1.0 and full.brightness != 1.0
+    assert (geometric.angle, geometric.scale, geometric.tx, geometric.ty) == (full.angle, full.scale, full.tx, full.ty)
+    with pytest.raises(ValueError, match="augment_intensity"):
+        Augment.draw(rng, intensity=1.5)
     img = np.random.default_rng(1).random((16, 16)).astype(np.float32)
     np.testing.assert_allclose(Augment().apply(img), img, atol=1e-5)
     # a pure translation by +2 px moves a bright pixel by 2 px (reference by hand)
