@@ -69,6 +69,7 @@ class VisionCfg:
     # Per-view summary: "cls" (the CLS token, as the method summary) or "mean" of the view's patch tokens.
     # MAE pretraining never trains the CLS output (its loss is on patches only), so a frozen MAE encoder's CLS is
     # nearly constant across images; "mean" is the standard readout for MAE encoders (MAE fine-tuning uses it).
+    # "max" (per-channel maximum over patches) keeps a focal finding at full strength; see model/pooling.py.
     pooling: str = "cls"
     freeze_backbone: bool = True
 

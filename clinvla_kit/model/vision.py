@@ -29,6 +29,7 @@ from clinvla_kit.model.invertible import InvertibleAdapter
 from clinvla_kit.model.lora import VISION_TARGETS, apply_lora, is_lora_param
 from clinvla_kit.model.masking import gather_tokens, random_keep_indices
 from clinvla_kit.model.outputs import VisionOutput
+from clinvla_kit.model.pooling import check_pooling, pool_tokens
 from clinvla_kit.model.stem import ConvStem
 
 NUM_SLOTS = 4
@@ -133,6 +134,7 @@ class VisionTower(nn.Module):
         super().__init__()
         if cfg.eval_views not in ("frontal", "all"):
             raise ValueError(f"vision.eval_views must be 'frontal' or 'all', got {cfg.eval_views!r}")
+        check_pooling(cfg.pooling)
         self.cfg = cfg
         self.vit = build_vit(cfg if load_weights else _no_download(cfg), image_size)
         if load_weights and cfg.checkpoint:
@@ -193,7 +195,7 @@ class VisionTower(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """images [M, C, H, W], slots [M] -> (summary [M, D], tokens [M, K, D], keep [M, K]).
 
-        ``summary`` is the CLS token or the mean of the kept patch tokens (``VisionCfg.pooling``).
+        ``summary`` is the CLS token, or the mean or the maximum of the kept patch tokens (``VisionCfg.pooling``).
 
         Masking is drawn per image (independent per view and per study); ratio 0 keeps all patches in order.
         """
@@ -215,9 +217,7 @@ class VisionTower(nn.Module):
         for blk, adapt in zip(vit.blocks, self.block_adapters):
             x = block_forward(blk, x, adapt)
         x = vit.norm(x)
-        if self.cfg.pooling not in ("cls", "mean"):
-            raise ValueError(f"model.vision.pooling must be 'cls' or 'mean', got {self.cfg.pooling!r}")
-        summary = x[:, 1:].mean(1) if self.cfg.pooling == "mean" else x[:, 0]  # mean over kept patches only
+        summary = pool_tokens(x, self.cfg.pooling)
         return summary, x[:, 1:], keep
 
     def encode(

@@ -106,12 +106,28 @@ def CLASS_KIND(c: str) -> str | None:
     return CLASS_TO_KIND[c]
 
 
-def _rsna(out: Path, rdir: Path, plans: list[StudyPlan], by_index: dict, seed: int, n: int) -> dict:
-    """RSNA-format pneumonia set: n positives (boxes from the pneumonia mask), n negatives, all test patients."""
+def rsna_cohort(plans: list[StudyPlan], n: int) -> tuple[list[StudyPlan], list[StudyPlan]]:
+    """(positives, negatives) of the RSNA-format set: up to n of each, test patients, in plan order.
+
+    As in RSNA, whose labels are read on the frontal image and whose Target 1 is "Lung Opacity": a positive shows
+    its pneumonia on the frontal (no retrocardiac one hidden there), and a negative has no airspace opacity at all
+    (no pneumonia and no consolidation; RSNA's negatives are "Normal" or "No Lung Opacity / Not Normal", so other
+    findings such as effusion, edema or atelectasis stay). Studies with a consolidation but no pneumonia are left out
+    rather than called negative: in RSNA that image would be a lung opacity, Target 1.
+    """
+    def has(p: StudyPlan, kind: str) -> bool:
+        return any(f.kind == kind and f.present for f in p.findings)
+
     test = [p for p in plans if p.split == "test" and not p.unusable and not any(f.hidden_frontal for f in p.findings
                                                                                 if f.kind == "pneumonia")]
-    pos = [p for p in test if any(f.kind == "pneumonia" and f.present for f in p.findings)][:n]
-    neg = [p for p in test if not any(f.kind == "pneumonia" and f.present for f in p.findings)][:n]
+    pos = [p for p in test if has(p, "pneumonia")][:n]
+    neg = [p for p in test if not has(p, "pneumonia") and not has(p, "consolidation")][:n]
+    return pos, neg
+
+
+def _rsna(out: Path, rdir: Path, plans: list[StudyPlan], by_index: dict, seed: int, n: int) -> dict:
+    """Write the RSNA-format pneumonia set of ``rsna_cohort``: DICOMs, boxes from the pneumonia mask, test list."""
+    pos, neg = rsna_cohort(plans, n)
     rng = np.random.default_rng([seed, 6])
     rows, ids = [], []
     img_dir = rdir / "stage_2_train_images"

@@ -65,13 +65,14 @@ def _opacity(f: Finding, g: ViewGeometry, rng: np.random.Generator, d: np.ndarra
         # Patchy, multifocal and as large as a lobe: RSNA pneumonia boxes cover a median ~6 % of the image each,
         # so the patches fill the zone (a faint confluent haze under overlapping nodular patches) rather than
         # dotting it; the texture (patches, no air bronchograms) is what sets it apart from consolidation.
-        field = 0.4 * _blob(S, x, y, rx * scale, ry * scale, float(rng.uniform(-20, 20)), 0.06 * S)
-        for _ in range(int(rng.integers(8, 14))):
+        scale = 0.8 + 0.4 * f.severity
+        field = 0.5 * _blob(S, x, y, rx * scale, ry * scale, float(rng.uniform(-20, 20)), 0.06 * S)
+        for _ in range(int(rng.integers(10, 16))):
             bx, by = x + rng.uniform(-1, 1) * rx * scale, y + rng.uniform(-1, 1) * ry * scale
-            r = rng.uniform(0.25, 0.5) * min(rx, ry)
+            r = rng.uniform(0.3, 0.55) * min(rx, ry)
             field = np.maximum(field, _blob(S, bx, by, r, r * rng.uniform(0.7, 1.3), 0, 0.03 * S)
                                * rng.uniform(0.6, 1.0))
-        alpha = 0.4 + 0.3 * f.severity
+        alpha = 0.45 + 0.3 * f.severity
     field = _clip(field, lung)
     if g.view == "frontal" and f.hidden_frontal:
         alpha *= 0.12  # retrocardiac: behind the heart shadow on the frontal, seen over the spine on the lateral

@@ -125,6 +125,27 @@ def test_mean_pooling_is_mean_of_each_views_patch_tokens(tiny_cfg):
     assert torch.allclose(out.global_emb[1], tokens[1, 0].sum(0) / 16, atol=1e-5)
 
 
-def test_unknown_pooling_is_a_clear_error(tiny_cfg):
-    with pytest.raises(ValueError, match="pooling"):
-        tower(tiny_cfg, pooling="max").eval()(images(), torch.ones(2, 4, dtype=torch.bool))
+def test_max_pooling_is_channelwise_max_of_each_views_patch_tokens(tiny_cfg):
+    t = tower(tiny_cfg, pooling="max").eval()
+    present = torch.tensor([[True, True, False, False], [True, False, False, False]])
+    out = t(images(), present)
+    tokens = out.patch_tokens.reshape(2, 4, 16, 32)
+
+    def plain_max(rows):  # reference: channel by channel, the largest value over the 16 patch tokens
+        return torch.tensor([max(float(rows[p, c]) for p in range(16)) for c in range(32)])
+
+    expected0 = (plain_max(tokens[0, 0]) + plain_max(tokens[0, 1])) / 2  # study = average over present views
+    assert torch.allclose(out.global_emb[0], expected0, atol=1e-5)
+    assert torch.allclose(out.global_emb[1], plain_max(tokens[1, 0]), atol=1e-5)
+
+
+def test_max_pooling_with_masking_uses_kept_patches_only(tiny_cfg):
+    t = tower(tiny_cfg, pooling="max", mask_ratio=0.75).train()
+    out = t(images(), torch.tensor([[True, False, False, False]] * 2))
+    kept = out.patch_tokens.reshape(2, 4, 4, 32)[:, 0]  # 4 of 16 patches kept in the frontal slot
+    assert torch.allclose(out.global_emb, kept.amax(1), atol=1e-5)
+
+
+def test_unknown_pooling_is_a_clear_error_when_the_tower_is_built(tiny_cfg):
+    with pytest.raises(ValueError, match="model.vision.pooling"):
+        tower(tiny_cfg, pooling="sum")
