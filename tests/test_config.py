@@ -78,3 +78,30 @@ def test_diff_configs_lists_changed_fields_only():
     b = apply_overrides(a, ["train.seed=5", "model.embed_dim=64"])
     assert diff_configs(a, b) == ["model.embed_dim: 128 != 64", "train.seed: 0 != 5"]
     assert diff_configs(a, json.loads(json.dumps(to_dict(a)))) == []
+
+
+@pytest.mark.parametrize("override, field, words", [
+    ("train.batch_size=eight", "train.batch_size", "an integer"),
+    ("train.lr=fast", "train.lr", "a number"),
+    ("train.batch_size=[8]", "train.batch_size", "an integer"),
+    ("train.batch_size=0", "train.batch_size", ">= 1"),
+    ("data.image_size=-64", "data.image_size", ">= 1"),
+    ("train.batch_size=8.5", "train.batch_size", "an integer"),
+    ("train.compile=1", "train.compile", "true or false"),
+    ("model.vision.mask_ratio=1.5", "model.vision.mask_ratio", "<"),
+    ("loss.local_temps=[4,5]", "loss.local_temps", "3 items"),
+    ("train.max_skipped_fraction=-0.1", "train.max_skipped_fraction", ">= 0"),
+    ("model.vision=3", "model.vision", "a section"),
+])
+def test_wrong_type_or_range_names_the_field(override, field, words):
+    """Issue 16 section 4: a bad --set value is one ValueError naming the field, when the config is built."""
+    with pytest.raises(ValueError) as e:
+        apply_overrides(RunCfg(), [override])
+    msg = str(e.value)
+    assert field in msg and words in msg and "\n" not in msg
+
+
+def test_good_values_still_pass_type_checks():
+    cfg = apply_overrides(RunCfg(), ["train.lr=1", "train.max_steps=null", "model.text.dropout=0",
+                                     "loss.local_temps=[4,5,10]", "model.vision.checkpoint=/x/y.pth"])
+    assert cfg.train.lr == 1 and cfg.train.max_steps is None and cfg.loss.local_temps == (4, 5, 10)

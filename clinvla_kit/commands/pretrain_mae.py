@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from clinvla_kit.commands._train_args import add_common, load_cfg, run_reporting_errors
+from clinvla_kit.commands._train_args import add_common, add_overwrite, check_out_dir, load_cfg, run_reporting_errors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_common(parser, "run directory (encoder.safetensors, config.json, log.jsonl, checkpoint/)")
     parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint/last.pt")
+    add_overwrite(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -17,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
     from clinvla_kit.train.pretrain_mae import pretrain_mae
 
     def go() -> None:
+        check_out_dir(args.out, args.resume, args.overwrite, "pretrain-mae")
         run_dir = pretrain_mae(load_cfg(args), args.data, args.out, max_steps=args.max_steps, resume=args.resume)
         if distributed.is_main():
             print(f"encoder weights: {run_dir / 'encoder.safetensors'} (use: clinvla-kit train --init-vision {run_dir})")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from clinvla_kit.commands._train_args import add_common, load_cfg, run_reporting_errors
+from clinvla_kit.commands._train_args import add_common, add_overwrite, check_out_dir, load_cfg, run_reporting_errors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -12,6 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init-vision", default=None, help="pretrain-mae run directory or encoder weights file")
     parser.add_argument("--init-text", default=None, help="local BERT directory (a pretrain-mlm run)")
     parser.add_argument("--resume", action="store_true", help="continue from RUN/checkpoint/last.pt")
+    add_overwrite(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from clinvla_kit.train.align import train
 
     def go() -> None:
+        check_out_dir(args.out, args.resume, args.overwrite, "train")
         result = train(load_cfg(args), args.data, args.out, init_vision=args.init_vision, init_text=args.init_text,
                        resume=args.resume, max_steps=args.max_steps)
         if distributed.is_main():

@@ -83,3 +83,30 @@ def test_recipe_skips_mae_where_the_preset_turns_it_off(synth, tmp_path, capsys)
     assert summary["skipped"] == ["pretrain_mae"] and "pretrain_mae_s" not in summary["stages"]
     assert not (tmp_path / "r" / "mae").exists() and (res.run_dir / "model.safetensors").exists()
     assert "mae.enabled is false" in capsys.readouterr().err
+
+
+def test_train_refuses_an_existing_run_unless_overwrite(synth, tmp_path, capsys):
+    """Issue 16 section 4: `train --out` an existing run without --resume used to replace it silently."""
+    run = tmp_path / "run"
+    args = ["train", "--data", str(synth), "--out", str(run), "--max-steps", "1", "--set", *SMALL]
+    assert main(args) == 0
+    weights = (run / "model.safetensors").read_bytes()
+    capsys.readouterr()
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "already holds a run" in err and "--overwrite" in err and "Traceback" not in err
+    assert (run / "model.safetensors").read_bytes() == weights  # untouched
+    (run / "metrics.json").write_text("{}")  # metrics of the old weights must not outlive them
+    assert main(args[:1] + ["--overwrite"] + args[1:]) == 0
+    assert not (run / "metrics.json").exists() and (run / "model.safetensors").exists()
+    for cmd in ("pretrain-mae", "recipe"):
+        assert main([cmd, "--data", str(synth), "--out", str(run), "--max-steps", "1", "--set", *SMALL]) == 1
+        assert "already holds a run" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bad", ["train.batch_size=eight", "train.lr=fast", "train.batch_size=[8]",
+                                 "train.batch_size=0", "data.image_size=-64"])
+def test_train_wrong_type_set_value_is_one_line(synth, tmp_path, capsys, bad):
+    assert main(["train", "--data", str(synth), "--out", str(tmp_path / "r"), "--set", bad]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("clinvla-kit train: error: config field " + bad.split("=")[0]) and "\n" not in err
