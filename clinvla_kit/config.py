@@ -14,6 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from clinvla_kit.config_checks import check_config_values
+
 SLOTS: tuple[str, ...] = ("frontal", "lateral", "prior_frontal", "prior_lateral")
 """The four image slots of a study, in the fixed order every tensor uses."""
 
@@ -233,7 +235,9 @@ def _build(cls: type, data: dict[str, Any], where: str) -> Any:
             kwargs[name] = tuple(value)
         else:
             kwargs[name] = value
-    return cls(**kwargs)
+    obj = cls(**kwargs)
+    check_config_values(obj, where)  # wrong types/ranges: one line naming the field (clinvla_kit/config_checks.py)
+    return obj
 
 
 def from_dict(data: dict[str, Any]) -> RunCfg:
