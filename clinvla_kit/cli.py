@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate", "retrieval, zero-shot and probe metrics -> metrics.json"),
     "ablate": ("ablate", "train and evaluate the paper's Table 6 variants over seeds"),
     "index": ("index", "build a FAISS index of image embeddings for an archive"),
+    "embed": ("embed", "embed a folder of studies or image files -> .parquet / .npz (clinvla_kit.load)"),
     "search": ("search", "query a FAISS index by text or by image"),
     "notebooks": ("notebooks", "execute every notebook with papermill and export HTML"),
 }
