@@ -33,11 +33,12 @@ def rank_rng_path(run_dir: str | Path, rank: int) -> Path:
     return Path(run_dir) / CHECKPOINT_DIR / f"rng_rank{rank}.pt"
 
 
-def save_atomic(obj: dict[str, Any], path: str | Path) -> Path:
+def save_atomic(obj: dict[str, Any], path: str | Path, keep_previous: bool = False) -> Path:
     """``torch.save`` to ``path`` atomically: temp file in the same directory, fsync, ``os.replace``.
 
     The temp file must be on the same file system as the target for ``os.replace`` to be atomic, hence the same
-    directory. On failure the temp file is removed and the previous ``path`` is untouched.
+    directory. On failure the temp file is removed and the previous ``path`` is untouched. With ``keep_previous``
+    the file being replaced is kept as ``previous_path(path)`` until ``confirm`` (or ``roll_back``) decides.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,11 +48,53 @@ def save_atomic(obj: dict[str, Any], path: str | Path) -> Path:
             torch.save(obj, f)
             f.flush()
             os.fsync(f.fileno())
+        if keep_previous and path.exists():
+            os.replace(path, previous_path(path))
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def previous_path(path: str | Path) -> Path:
+    """``last.pt`` -> ``last.previous.pt``: the checkpoint before the latest, kept until the latest is confirmed."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.previous{path.suffix}")
+
+
+def rejected_path(path: str | Path) -> Path:
+    """``last.pt`` -> ``last.rejected.pt``: a checkpoint whose weights gave a non-finite loss (kept for a look)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.rejected{path.suffix}")
+
+
+def confirm(path: str | Path) -> None:
+    """The latest checkpoint's weights gave a finite loss: the previous one is no longer needed."""
+    previous_path(path).unlink(missing_ok=True)
+
+
+def roll_back(path: str | Path) -> bool:
+    """The latest checkpoint's weights gave a non-finite loss: move it to ``rejected_path`` and put the previous
+    one back in its place. Returns whether there was a previous one (else no usable checkpoint remains)."""
+    path, prev = Path(path), previous_path(path)
+    if path.exists():
+        os.replace(path, rejected_path(path))
+    if prev.exists():
+        os.replace(prev, path)
+        return True
+    return False
+
+
+def clean_stale_temps(directory: str | Path) -> list[Path]:
+    """Remove ``.NAME.tmp-PID`` files that a process killed during ``save_atomic`` left behind; returns them.
+
+    Only call this when no process writes into ``directory`` (at the start of a run, before the first save)."""
+    directory = Path(directory)
+    stale = sorted(directory.glob(".*.tmp-*")) if directory.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

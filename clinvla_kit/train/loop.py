@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
+import sys
 import time
 from collections.abc import Callable, Iterator, Sized
 from dataclasses import dataclass
@@ -29,9 +31,14 @@ from clinvla_kit.train import device as devices
 from clinvla_kit.train.checkpoint import (
     FORMAT_VERSION,
     checkpoint_path,
+    clean_stale_temps,
+    confirm,
     load_checkpoint,
+    previous_path,
     rank_rng_path,
+    rejected_path,
     rng_state,
+    roll_back,
     save_atomic,
     seed_everything,
     set_rng_state,
@@ -46,6 +53,18 @@ LossFn = Callable[[nn.Module, Any], "tuple[torch.Tensor, dict[str, torch.Tensor]
 RESUME_TOLERATED: tuple[str, ...] = (
     "train.checkpoint_every", "train.log_every", "train.tensorboard", "train.device", "data.num_workers",
 )
+
+# Optimisation fields that may change on resume (a lower learning rate after a blow-up, more steps): the run goes on
+# from the checkpoint with the new values. Everything else (architecture, data, loss, batch size, accumulation and
+# seed, which fix the sampler position) must match.
+RESUME_CHANGEABLE: tuple[str, ...] = tuple(
+    [f"train.{n}" for n in ("lr", "lr_language_adapter", "lr_task_adapter", "lr_backbone", "weight_decay",
+                            "warmup_steps", "max_steps", "epochs", "grad_clip", "max_skipped_fraction", "compile")]
+    + [f"{stage}.{n}" for stage in ("mae", "mlm") for n in ("lr", "max_steps", "epochs", "warmup_steps")])
+
+SKIP_MIN_SAMPLES = 200
+"""The unreadable share is judged only once this many samples (or one whole epoch of a smaller set) were drawn:
+one bad study in the first batch of 8 is 12.5 % of that batch but about 1 % of an 83-study set."""
 
 
 class NonFiniteLossError(RuntimeError):
@@ -107,11 +126,22 @@ def _lr_by_group(optimizer: torch.optim.Optimizer) -> dict[str, float]:
     return {f"lr/{str(g.get('name', i)).split('/')[0]}": float(g["lr"]) for i, g in enumerate(optimizer.param_groups)}
 
 
-def _check_resume_config(saved: dict[str, Any], current: dict[str, Any], path: Path) -> None:
+def _check_resume_config(saved: dict[str, Any], current: dict[str, Any], path: Path) -> list[str]:
+    """Refuse a resume whose config differs outside ``RESUME_TOLERATED``/``RESUME_CHANGEABLE``; return the
+    changed optimisation fields (as ``"name: old != new"``) that the resumed run will apply."""
     diffs = [d for d in diff_configs(saved, current) if d.split(":")[0] not in RESUME_TOLERATED]
-    if diffs:
-        raise ValueError(f"{path}: checkpoint was written with a different config; differing fields: "
-                         + "; ".join(diffs) + ". Resume with the same preset and --set values, or start a new run.")
+    fixed = [d for d in diffs if d.split(":")[0] not in RESUME_CHANGEABLE]
+    if fixed:
+        raise ValueError(f"{path}: checkpoint was written with a different config; fields that must match on "
+                         "resume (architecture, data, loss, batch size, accumulation, seed) differ: "
+                         + "; ".join(fixed) + ". Only optimisation fields (learning rates, weight_decay, "
+                         "warmup_steps, max_steps, epochs, grad_clip) may change on --resume; otherwise start a "
+                         "new run.")
+    return diffs
+
+
+def _weights_finite(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(t).all()) for t in model.state_dict().values() if t.is_floating_point())
 
 
 def fit(
@@ -156,6 +186,10 @@ def fit(
     ckpt = checkpoint_path(run_dir)
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
+        stale = clean_stale_temps(ckpt.parent)  # left by a process killed while writing a checkpoint
+        if stale:
+            print(f"{desc}: removed {len(stale)} partial checkpoint file(s) of an interrupted write: "
+                  f"{', '.join(p.name for p in stale)}", file=sys.stderr)
 
     if tcfg.batch_size % world:
         raise ValueError(f"train.batch_size={tcfg.batch_size} is the global batch and must divide evenly over "
@@ -177,14 +211,29 @@ def fit(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, WarmupCosine(warmup, total))
     scaler = devices.make_scaler(device, dtype)
     step, epoch, micro = 0, 0, 0  # micro = micro-batches of `epoch` already consumed
+    fresh_groups = [(g["initial_lr"], g.get("weight_decay")) for g in optimizer.param_groups]  # this config's
+    changed: list[str] = []
+    rank_rng = rank_rng_path(run_dir, rank) if rank > 0 else None
 
     if resume:
+        if not ckpt.exists() and previous_path(ckpt).exists():  # killed between the two renames of a save
+            os.replace(previous_path(ckpt), ckpt)
         state = load_checkpoint(ckpt)
-        _check_resume_config(state["config"], config, ckpt)
+        changed = _check_resume_config(state["config"], config, ckpt)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
+        if changed:  # the checkpoint's rates and schedule length give way to the new optimisation fields
+            for g, (lr0, wd) in zip(optimizer.param_groups, fresh_groups):
+                g["initial_lr"] = lr0
+                if wd is not None:
+                    g["weight_decay"] = wd
+            scheduler.base_lrs = [lr0 for lr0, _ in fresh_groups]
+            scheduler.lr_lambdas = [WarmupCosine(warmup, total) for _ in optimizer.param_groups]
+            for g, base, fn in zip(optimizer.param_groups, scheduler.base_lrs, scheduler.lr_lambdas):
+                g["lr"] = base * fn(scheduler.last_epoch)
+            scheduler._last_lr = [g["lr"] for g in optimizer.param_groups]
         step, epoch, micro = int(state["step"]), int(state["epoch"]), int(state["micro"])
         rng = state["rng"]
         if rank > 0 and rank_rng_path(run_dir, rank).exists():
@@ -208,6 +257,8 @@ def fit(
     params = [p for g in optimizer.param_groups for p in g["params"]]
 
     logger = RunLogger(run_dir, main, total, step, tcfg.tensorboard, desc)
+    if changed:
+        logger.note(f"{desc}: resumed at step {step} with changed optimisation fields: {'; '.join(changed)}")
     if warmup != tcfg.warmup_steps:
         logger.note(f"{desc}: warm-up capped at {warmup} of {total} updates (configured: {tcfg.warmup_steps})")
     sums: dict[str, float] = {}
@@ -217,10 +268,23 @@ def fit(
     last: dict[str, Any] = {}
 
     last_saved: int | None = step if resume else None
+    # A checkpoint is "confirmed" once a loss computed from exactly its weights was finite; until then the one
+    # before it is kept (checkpoint.previous_path). Why: the update of step k can already blow the weights up
+    # (5e29 after one step at a far too high rate) while step k's own loss looked fine, so a checkpoint written
+    # right after it would be the "last good" one and NaN again on resume.
+    unconfirmed = resume  # a resumed checkpoint's weights are confirmed by the first resumed loss
+    prev_saved: int | None = None
+
+    def own_file() -> Path | None:
+        return ckpt if main else rank_rng if world > 1 else None
 
     def save(reason: str) -> None:
-        nonlocal last_saved
-        last_saved = step
+        nonlocal last_saved, prev_saved, unconfirmed
+        if not _weights_finite(model):
+            raise NonFiniteLossError(f"{desc}: non-finite weights after step {step}; checkpoint not written, "
+                                     f"{ckpt} (step {last_saved}) kept")
+        prev_saved, last_saved = last_saved, step
+        final = reason in ("end", "stop")  # no later loss will confirm it: the finite weights have to do
         pos_epoch, pos_micro = (epoch + 1, 0) if micro >= steps_per_epoch * accum else (epoch, micro)
         if main:
             save_atomic({
@@ -228,9 +292,12 @@ def fit(
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": rng_state(),
                 "config": config,
-            }, ckpt)
+            }, ckpt, keep_previous=not final)
         elif world > 1:
-            save_atomic({"format": FORMAT_VERSION, "rng": rng_state()}, rank_rng_path(run_dir, rank))
+            save_atomic({"format": FORMAT_VERSION, "rng": rng_state()}, rank_rng, keep_previous=not final)
+        unconfirmed = not final
+        if final and own_file() is not None:
+            confirm(own_file())
         if world > 1:
             torch.distributed.barrier()
 
@@ -260,11 +327,27 @@ def fit(
                 values = torch.stack([loss.detach().float()] + [t.detach().float() for t in terms.values()])
                 values = distributed.all_reduce_mean(values)  # same verdict on every rank, no hang on NaN
                 if not bool(torch.isfinite(values).all()):
-                    where = (f"last good checkpoint {ckpt} (step {last_saved}) kept" if last_saved is not None
-                             else "no checkpoint written yet")
+                    if unconfirmed:  # these very weights are in the latest checkpoint: fall back to the one before
+                        restored = roll_back(own_file()) if own_file() is not None else prev_saved is not None
+                        bad_step, last_saved = last_saved, prev_saved if restored else None
+                        where = (f"the step-{bad_step} checkpoint gave this loss and was set aside as "
+                                 f"{rejected_path(ckpt).name}; " + (
+                                     f"last good checkpoint {ckpt} (step {last_saved}) restored" if restored else
+                                     f"no earlier checkpoint to go back to: start again with a lower learning rate"))
+                        if restored and last_saved is None:
+                            where = f"the previous checkpoint {ckpt} restored ({rejected_path(ckpt).name} set aside)"
+                    else:
+                        where = (f"last good checkpoint {ckpt} (step {last_saved}) kept" if last_saved is not None
+                                 else "no checkpoint written yet")
+                    if last_saved is not None or "restored" in where:
+                        where += " (--resume may change the optimisation fields, e.g. a lower train.lr)"
                     bad = {"loss": float(values[0]), **{k2: float(v) for k2, v in zip(terms, values[1:])}}
                     raise NonFiniteLossError(f"{desc}: non-finite loss at step {step + 1} (micro-batch {k + 1}): "
                                              f"{bad}; training stopped, {where}")
+                if unconfirmed:
+                    unconfirmed = False  # the latest checkpoint's weights gave a finite loss
+                    if own_file() is not None:
+                        confirm(own_file())
                 scaler.scale(loss / accum).backward()
             sums["loss"] = sums.get("loss", 0.0) + float(values[0]) / accum
             for name, v in zip(terms, values[1:]):
@@ -292,9 +375,10 @@ def fit(
             n_window += 1
 
             skipped = _count_skipped(dataset) - skipped0
-            if skipped and skipped / max(1, seen) > tcfg.max_skipped_fraction:
+            if (skipped and seen >= min(SKIP_MIN_SAMPLES, n // world)
+                    and skipped / max(1, seen) > tcfg.max_skipped_fraction):
                 raise TooManySkippedError(
-                    f"{desc}: {skipped} of {seen} samples were unreadable ({skipped / seen:.1%} > "
+                    f"{desc}: {skipped} of {seen} samples so far were unreadable ({skipped / seen:.1%} > "
                     f"train.max_skipped_fraction={tcfg.max_skipped_fraction}); run `clinvla-kit validate` on the "
                     "data to list them")
             logger.advance(1, {"loss": float(values[0])})
