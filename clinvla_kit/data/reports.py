@@ -34,8 +34,8 @@ DROP_SECTIONS: frozenset[str] = frozenset(
 
 HEDGES: tuple[str, ...] = (
     "cannot be excluded", "can not be excluded", "cannot be ruled out", "can not be ruled out",
-    "is not excluded", "not excluded", "may represent", "could represent", "might represent", "may reflect",
-    "could reflect", "may be", "could be", "might be", "is suggestive of", "suggestive of", "concerning for",
+    "cannot exclude", "can not exclude", "cannot rule out", "can not rule out", "is not excluded", "not excluded",
+    "may represent", "could represent", "might represent", "may reflect", "could reflect", "may be", "could be", "might be", "is suggestive of", "suggestive of", "concerning for",
     "suspicious for", "questionable", "possibly", "possible", "probably", "probable", "likely", "presumably",
     "perhaps", "suggests",
 )
@@ -118,16 +118,58 @@ def expand_abbreviations(text: str, table: dict[str, str] | None = None) -> str:
     return text
 
 
+_VERB_REWRITES: dict[str, str] = {"represents": "represent", "reflects": "reflect", "is": "are",
+                                  "indicates": "indicate"}
+"""Rewrites that are verbs, with their plural form (after a plural subject: "opacities may be" -> "are")."""
+_COPULA_BEFORE = re.compile(r"(?i)(?<![A-Za-z])(?:is|are|was|were|be|been)\s*$")
+_THERE_BE_BEFORE = re.compile(r"(?i)(?<![A-Za-z])there\s+(?:is|are|was|were)\s*$")
+_BARE_FINDINGS_BEFORE = re.compile(r"(?i)(?:^|[.!?:]\s*)findings\s*$")
+_LAST_WORD = re.compile(r"([A-Za-z]+)\s*$")
+_SINGULAR_S = frozenset({"this", "was", "has", "its", "thus", "chest", "less", "is"})
+
+
+def _is_plural(word: str) -> bool:
+    """A crude plural test for the subject before a hedge ("opacities", "findings", not "atelectasis", "mass")."""
+    w = word.lower()
+    return w.endswith("s") and not w.endswith(("ss", "is", "us")) and w not in _SINGULAR_S
+
+
+def _hedge_replacement(m: re.Match[str]) -> str:
+    """What replaces one hedge, given the words before it, so the sentence stays grammatical:
+
+    - a linking hedge becomes its assertive form (``HEDGE_REWRITES``), except that a verb form is dropped after a
+      copula ("There is may represent X" -> "There is X", not "There is represents X") and agrees with a plural
+      subject ("Findings may represent X" -> "Findings represent X"); after "there is" every linking hedge is
+      dropped ("There is concerning for X" -> "There is X");
+    - any other hedge is deleted, except after a bare "Findings" (SynthCXR's "Findings possible X"), where it
+      becomes "show" ("Findings show X", not "Findings X").
+    """
+    before = m.string[: m.start()]
+    rewrite = HEDGE_REWRITES.get(m.group(0).lower(), "")
+    if rewrite and _THERE_BE_BEFORE.search(before):
+        rewrite = ""
+    elif rewrite in _VERB_REWRITES:
+        if _COPULA_BEFORE.search(before):
+            rewrite = ""
+        else:
+            last = _LAST_WORD.search(before)
+            if last and _is_plural(last.group(1)):
+                rewrite = _VERB_REWRITES[rewrite]
+    elif not rewrite and _BARE_FINDINGS_BEFORE.search(before):
+        rewrite = "show"
+    return f" {rewrite} "
+
+
 def remove_hedge_phrases(text: str, hedges: tuple[str, ...] = HEDGES) -> str:
     """Remove hedge phrases (whole words, any case), keeping the finding they qualify.
 
-    Linking hedges are rewritten to their assertive form (``HEDGE_REWRITES``); the others are deleted.
+    Linking hedges are rewritten to their assertive form (``HEDGE_REWRITES``); the others are deleted; the words
+    before a hedge decide the form that keeps the sentence grammatical (``_hedge_replacement``).
     """
     if not hedges:
         return text
     alt = "|".join(re.escape(h) for h in sorted(hedges, key=len, reverse=True))
-    return re.sub(rf"(?i)(?<![A-Za-z])(?:{alt})(?![A-Za-z])",
-                  lambda m: f" {HEDGE_REWRITES.get(m.group(0).lower(), '')} ", text)
+    return re.sub(rf"(?i)(?<![A-Za-z])(?:{alt})(?![A-Za-z])", _hedge_replacement, text)
 
 
 _NUM = r"(\d+(?:\.\d+)?)"

@@ -117,3 +117,25 @@ def test_linking_hedges_become_assertions_and_keep_grammar():
     assert squash(remove_hedge_phrases("This may represent atelectasis.")) == "This represents atelectasis."
     assert squash(remove_hedge_phrases("There may be a small effusion.")) == "There is a small effusion."
     assert squash(remove_hedge_phrases("Possibly early edema.")) == "early edema."
+
+
+def test_hedges_keep_synthcxr_sentences_grammatical():
+    """SynthCXR writes "There is {hedge} X." and "Findings {hedge} X."; the cleaner must not leave "There is
+    represents X" or "Findings X" behind (every hedge of the generator's list, both frames)."""
+    cases = {
+        "There is may represent small left effusion.": "There is small left effusion.",
+        "There is concerning for consolidation.": "There is consolidation.",
+        "There is cannot exclude mild edema.": "There is mild edema.",
+        "There is possible pneumonia.": "There is pneumonia.",
+        "There is likely atelectasis.": "There is atelectasis.",
+        "Findings may represent pneumonia.": "Findings represent pneumonia.",
+        "Findings possible pneumonia.": "Findings show pneumonia.",
+        "Findings cannot exclude PTX.": "Findings show pneumothorax.",
+        "Findings concerning for edema.": "Findings consistent with edema.",
+        "Opacities may be atelectasis.": "Opacities are atelectasis.",
+        "Atelectasis may represent scarring.": "Atelectasis represents scarring.",
+        "The opacity is concerning for pneumonia.": "The opacity is consistent with pneumonia.",
+        "Cannot exclude pneumonia.": "Pneumonia.",
+    }
+    for text, expected in cases.items():
+        assert clean_report("FINDINGS: " + text) == expected, text
