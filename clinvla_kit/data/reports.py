@@ -35,7 +35,8 @@ DROP_SECTIONS: frozenset[str] = frozenset(
 HEDGES: tuple[str, ...] = (
     "cannot be excluded", "can not be excluded", "cannot be ruled out", "can not be ruled out",
     "cannot exclude", "can not exclude", "cannot rule out", "can not rule out", "is not excluded", "not excluded",
-    "may represent", "could represent", "might represent", "may reflect", "could reflect", "may be", "could be", "might be", "is suggestive of", "suggestive of", "concerning for",
+    "may represent", "could represent", "might represent", "may reflect", "could reflect", "may be", "could be",
+    "might be", "is suggestive of", "suggestive of", "concerning for",
     "suspicious for", "questionable", "possibly", "possible", "probably", "probable", "likely", "presumably",
     "perhaps", "suggests",
 )
