@@ -82,6 +82,28 @@ ABBREVIATION_TABLE: tuple[Abbreviation, ...] = (
     Abbreviation("c/w", "consistent with", "shorthand"),
     Abbreviation("f/u", "follow-up", "recommendation text"),
     Abbreviation("hx", "history", "indication text"),
+    # Telegraphic impression shorthand (SynthCXR's site B style, common in ICU reads). Sides are "Lt"/"Rt", not bare
+    # "L"/"R": a single capital would also match inside "B/L".
+    Abbreviation("Lt", "left", "telegraphic side, as in 'Sm Lt eff'"),
+    Abbreviation("Rt", "right", "telegraphic side, as in 'Rt IJ CVC'"),
+    Abbreviation("Sm", "small", "telegraphic grade"),
+    Abbreviation("Mod", "moderate", "telegraphic grade"),
+    Abbreviation("Lg", "large", "telegraphic grade"),
+    Abbreviation("Sev", "severe", "telegraphic grade"),
+    Abbreviation("eff", "effusion", "pleural effusion in telegraphic impressions (PE is pulmonary embolism here)"),
+    Abbreviation("effs", "effusions", "plural of eff"),
+    Abbreviation("atx", "atelectasis", "telegraphic"),
+    Abbreviation("consol", "consolidation", "telegraphic"),
+    Abbreviation("cardiomeg", "cardiomegaly", "telegraphic"),
+    Abbreviation("pulm", "pulmonary", "as in 'pulm edema'"),
+    Abbreviation("fx", "fracture", "as in 'rib fx'"),
+    Abbreviation("abv", "above", "as in 'ETT 4 cm abv carina'"),
+    Abbreviation("incr", "increased", "change vs the prior study"),
+    Abbreviation("decr", "decreased", "change vs the prior study"),
+    Abbreviation("unchg", "unchanged", "change vs the prior study"),
+    Abbreviation("poss", "possible", "hedge"),
+    Abbreviation("PPM", "permanent pacemaker", "cardiac device"),
+    Abbreviation("RV", "right ventricle", "pacemaker lead position"),
 )
 """At least 40 chest radiograph abbreviations with expansion and a one-line note (sorted by topic)."""
 

@@ -32,12 +32,21 @@ def _impression(report: str) -> str:
     return ""
 
 
-def process_study(plan: StudyPlan, seed: int, size: int, out_dir: str) -> dict:
-    """Render and write one study's images and report; return its CSV rows and annotations."""
+def process_study(plan: StudyPlan, seed: int, size: int, out_dir: str, site: str = "A",
+                  appearance: str = "same") -> dict:
+    """Render and write one study's images and report; return its CSV rows and annotations.
+
+    ``site``/``appearance``: site B writes the telegraphic report and may change the image look (``site_b``)."""
     out = Path(out_dir)
     views = render_study(plan, seed, size)
     rng = np.random.default_rng([seed, 7, plan.index])
     report, negated = write_report(plan, rng)
+    if site != "A":
+        from clinvla_kit.synth.site_b import site_image, site_report
+
+        report = site_report(plan, negated, seed)
+        for rv in views.values():
+            rv.image = site_image(rv.image, appearance)
     labels = study_labels(plan.findings, negated)
     rpath = out / W.report_relpath(plan.subject_id, plan.study_id)
     rpath.parent.mkdir(parents=True, exist_ok=True)
@@ -83,17 +92,26 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)  # one process per core already; OpenCV's own threads would oversubscribe
 
 
-def generate(out_dir: str | Path, studies: int, seed: int, image_size: int = 256, workers: int | None = None) -> dict:
-    """Write SynthCXR to ``out_dir``; returns a summary dict (counts, split sizes, benchmark sizes, seconds)."""
+def generate(out_dir: str | Path, studies: int, seed: int, image_size: int = 256, workers: int | None = None,
+             site: str = "A", appearance: str = "same") -> dict:
+    """Write SynthCXR to ``out_dir``; returns a summary dict (counts, split sizes, benchmark sizes, seconds).
+
+    ``site="B"``: the second hospital (``synth/site_b.py``): other patients, telegraphic impression-only reports,
+    optionally another image ``appearance``. Every study's report variants are written too (``report_variants``)."""
     from clinvla_kit.synth.benchmarks import write_benchmarks  # after rendering; keeps this module small
+    from clinvla_kit.synth.report_variants import write_report_variants
+    from clinvla_kit.synth.site_b import check_site, site_plans, site_seed
+
+    check_site(site, appearance)
+    user_seed, seed = seed, site_seed(seed, site)
 
     if image_size < 32:
         raise ValueError(f"--image-size must be >= 32 px, got {image_size}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    plans = make_plan(studies, seed)
-    jobs = [(p, seed, image_size, str(out)) for p in plans]
+    plans = site_plans(make_plan(studies, seed), site)
+    jobs = [(p, seed, image_size, str(out), site, appearance) for p in plans]
     workers = (os.cpu_count() or 1) if workers is None else max(1, int(workers))
     if workers == 1:
         n_threads = cv2.getNumThreads()
@@ -116,11 +134,13 @@ def generate(out_dir: str | Path, studies: int, seed: int, image_size: int = 256
         for r in results:
             fh.writelines(json.dumps(a, separators=(",", ":")) + "\n" for a in r["ann"])
     bench = write_benchmarks(out, plans, results, seed, studies)
+    variants = write_report_variants(out, plans, seed, site)
     splits: dict[str, int] = {}
     for p in plans:
         splits[p.split] = splits.get(p.split, 0) + 1
     return {
-        "out": str(out), "seed": seed, "image_size": image_size, "workers": workers,
+        "out": str(out), "seed": user_seed, "site": site, "appearance": appearance, "report_variants": variants,
+        "image_size": image_size, "workers": workers,
         "archive_studies": sum(p.cohort == "archive" for p in plans),
         "benchmark_cohort_studies": sum(p.cohort == "benchmark" for p in plans), "studies": len(plans),
         "subjects": len({p.subject_id for p in plans}), "images": sum(len(r["meta"]) for r in results),
