@@ -13,6 +13,7 @@ source format, so later steps (marker removal, quality screening, the dataset) n
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,53 @@ NORMALIZATION: dict[str, tuple[tuple[float, ...], tuple[float, ...]] | tuple[flo
 """Normalisation presets named after the protocol they come from: (mean, std), scalar or per channel (RGB)."""
 
 DICOM_SUFFIXES = (".dcm", ".dicom")
+JPEG_SUFFIXES = (".jpg", ".jpeg")
+COLOUR_MODES = ("RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "LAB", "HSV", "P", "PA")
+"""Pillow modes that hold colour: converted to greyscale (ITU-R 601-2 luma, Pillow's ``convert("L")``)."""
+
+log = logging.getLogger(__name__)
+_NOTICES: set[str] = set()
+"""Notices already given in this process ("once per run": one line, not one per image)."""
+
+
+def _notice_once(key: str, message: str) -> None:
+    if key not in _NOTICES:
+        _NOTICES.add(key)
+        log.warning(message)
+
+
+def _bomb_error(path: Path, e: Exception) -> DataError:
+    """Pillow's ``DecompressionBombError`` (an image over ``2 * Image.MAX_IMAGE_PIXELS``) as a DataError, so a run
+    skips and counts the study instead of crashing."""
+    from PIL import Image
+
+    size = ""
+    try:
+        with open(path, "rb") as f:  # the PNG/JPEG header holds the size; Pillow's message only the pixel count
+            head = f.read(64)
+        if head[:8] == b"\x89PNG\r\n\x1a\n":
+            size = f"{int.from_bytes(head[16:20], 'big')}x{int.from_bytes(head[20:24], 'big')} "
+    except OSError:
+        pass
+    return DataError(f"image {size}is too large to decode safely ({e}); Pillow refuses images over "
+                     f"2 x Image.MAX_IMAGE_PIXELS = {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels. Downsample it, "
+                     "or raise PIL.Image.MAX_IMAGE_PIXELS if the file is trusted", file=path)
+
+
+def _check_jpeg_end(path: Path) -> None:
+    """A complete JPEG ends with the end-of-image marker FF D9 (zero padding after it is tolerated).
+
+    Why: Pillow's header read (``probe_image``) does not see a file cut off in its pixel data; reading the last
+    bytes costs one seek. In entropy-coded data every FF byte is followed by 00 or a restart marker, so FF D9 at
+    the end cannot occur by chance.
+    """
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 1024))
+        tail = f.read().rstrip(b"\x00")
+    if not tail.endswith(b"\xff\xd9"):
+        raise DataError("JPEG has no end-of-image marker (FF D9) at its end: the file is truncated "
+                        "(an interrupted download or copy?)", file=path)
 
 
 def _is_dicom(path: Path) -> bool:
@@ -108,7 +156,12 @@ def _read_raster(path: Path) -> np.ndarray:
                 lo, hi = float(arr.min()), float(arr.max())
                 arr = (arr - lo) / (hi - lo) if hi > lo else np.zeros_like(arr)
             else:
+                if mode in COLOUR_MODES:
+                    _notice_once("colour", f"{path}: colour image (mode {mode}) converted to greyscale (ITU-R 601 "
+                                           "luma); further colour images in this run are converted without notice")
                 arr = np.asarray(im.convert("L"), dtype=np.float32) / 255.0
+    except Image.DecompressionBombError as e:
+        raise _bomb_error(path, e) from e
     except FileNotFoundError as e:
         raise DataError("image file does not exist", file=path) from e
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
@@ -137,7 +190,8 @@ def probe_image(path: str | Path) -> tuple[int, int]:
     """Quick header check without decoding pixels: returns (height, width).
 
     Used by ``validate`` for speed on large archives; ``read_image`` is the full check (``validate --deep``).
-    A JPEG truncated in the middle of its data passes this check and fails the full one.
+    A truncated JPEG is caught by its missing end-of-image marker; a JPEG damaged inside its data (bytes changed,
+    length intact) passes this check and fails the full one.
     """
     path = Path(path)
     if not path.is_file():
@@ -157,10 +211,15 @@ def probe_image(path: str | Path) -> tuple[int, int]:
     try:
         with Image.open(path) as im:
             w, h = im.size
+            fmt = im.format
             if path.suffix.lower() == ".png":
                 im.verify()  # cheap for PNG (chunk CRCs), no pixel decode
+    except Image.DecompressionBombError as e:
+        raise _bomb_error(path, e) from e
     except Exception as e:
         raise DataError(f"cannot read image header ({type(e).__name__}: {e})", file=path) from e
+    if fmt == "JPEG" or path.suffix.lower() in JPEG_SUFFIXES:
+        _check_jpeg_end(path)
     return int(h), int(w)
 
 

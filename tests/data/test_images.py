@@ -158,3 +158,58 @@ def test_normalization_presets():
     np.testing.assert_allclose(denormalize(to_model_input(img, "imagenet"), "imagenet"), img, atol=1e-6)
     with pytest.raises(ValueError, match="unknown normalization"):
         to_model_input(img, "clip")
+
+
+def png_header_only(path: Path, width: int, height: int) -> Path:
+    """A PNG that declares ``width x height`` 8-bit grey pixels (IHDR) with a one-row IDAT: enough for Pillow's
+    decompression-bomb check, which runs on the header, without allocating the image."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_oversize_image_is_a_data_error_not_a_crash(tmp_path):
+    """Issue 16 s4: a 14000 x 14000 image raised Pillow's DecompressionBombError (not a DataError) in train/search."""
+    p = png_header_only(tmp_path / "huge.png", 14000, 14000)
+    for fn in (read_image, probe_image):
+        with pytest.raises(DataError, match=r"huge.png.*14000x14000.*MAX_IMAGE_PIXELS"):
+            fn(p)
+
+
+def test_rgb_image_is_converted_with_one_notice_per_run(tmp_path, caplog):
+    from PIL import Image
+
+    from clinvla_kit.data import images
+
+    images._NOTICES.clear()
+    rgb = np.zeros((8, 8, 3), dtype=np.uint8)
+    rgb[..., 0] = 200
+    for name in ("a.png", "b.png"):
+        Image.fromarray(rgb).save(tmp_path / name)
+    with caplog.at_level("WARNING"):
+        a = read_image(tmp_path / "a.png")
+        read_image(tmp_path / "b.png")
+    assert a.shape == (8, 8) and a.max() == pytest.approx(round(200 * 0.299) / 255, abs=1 / 255)  # ITU-R 601 luma
+    notes = [r.getMessage() for r in caplog.records if "RGB" in r.getMessage()]
+    assert len(notes) == 1 and "a.png" in notes[0] and "greyscale" in notes[0]
+
+
+def test_truncated_jpeg_fails_the_cheap_header_check(tmp_path):
+    """Issue 16 s4: `validate` without --deep passed a truncated JPEG; the end-of-image marker is checked now."""
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)).save(tmp_path / "t.jpg")
+    assert probe_image(tmp_path / "t.jpg") == (64, 64)
+    data = (tmp_path / "t.jpg").read_bytes()
+    (tmp_path / "pad.jpg").write_bytes(data + b"\x00" * 16)  # zero padding after the marker is fine
+    assert probe_image(tmp_path / "pad.jpg") == (64, 64)
+    (tmp_path / "t.jpg").write_bytes(data[: len(data) - 100])
+    with pytest.raises(DataError, match=r"t.jpg.*end-of-image marker"):
+        probe_image(tmp_path / "t.jpg")

@@ -78,10 +78,15 @@ def test_deep_mode_catches_truncated_jpeg(mimic_dir):
 
     p = mimic_dir / "files/p10/p10000001/s50000001/a3.jpg"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64), dtype=np.uint8)).save(p, quality=95)
-    p.write_bytes(p.read_bytes()[:400])
-    assert validate_mimic(mimic_dir).ok  # the header is intact
+    data = p.read_bytes()
+    p.write_bytes(data[:400])
+    cheap = validate_mimic(mimic_dir)  # the header is intact, the end-of-image marker is not (issue 16 s4)
+    assert [e.file for e in cheap.errors] == [p] and "end-of-image" in cheap.errors[0].message
     deep = validate_mimic(mimic_dir, deep=True)
     assert [e.file for e in deep.errors] == [p]
+    # damaged inside but complete in length: only --deep decodes it
+    p.write_bytes(data[:200] + bytes(len(data) - 202) + b"\xff\xd9")
+    assert validate_mimic(mimic_dir).ok and not validate_mimic(mimic_dir, deep=True).ok
 
 
 def test_registry():
