@@ -62,6 +62,20 @@ def check_out_dir(out, resume: bool, overwrite: bool, command: str) -> None:
     print(f"clinvla-kit {command}: --overwrite: replacing the run in {out}", file=sys.stderr)
 
 
+def refuse_duplicated_rows(data_dir) -> None:
+    """Duplicated rows in the MIMIC-format CSVs (``validate`` names them as errors) stop a run before it starts.
+
+    Why not train on: a repeated dicom_id or (subject, study) row means a broken merge or copy, and the loader would
+    silently keep one of the two (possibly conflicting) rows."""
+    from clinvla_kit.data.validation import mimic_duplicates
+
+    dups = mimic_duplicates(data_dir, limit=4)
+    if dups:
+        shown = "; ".join(f"{p.file}, row {p.row}, field {p.field!r}: {p.message}" for p in dups[:3])
+        raise ValueError(f"{data_dir}: duplicated rows in the CSVs ({shown}{' ...' if len(dups) > 3 else ''}); "
+                         f"`clinvla-kit validate --data {data_dir}` lists them all")
+
+
 def load_cfg(args: argparse.Namespace):
     """argparse -> RunCfg (``load_preset`` + ``apply_overrides``); nothing deeper sees ``args``."""
     from clinvla_kit.config import apply_overrides, load_preset

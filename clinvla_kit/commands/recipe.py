@@ -5,7 +5,13 @@ from __future__ import annotations
 
 import argparse
 
-from clinvla_kit.commands._train_args import add_common, add_overwrite, check_out_dir, run_reporting_errors
+from clinvla_kit.commands._train_args import (
+    add_common,
+    add_overwrite,
+    check_out_dir,
+    refuse_duplicated_rows,
+    run_reporting_errors,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from clinvla_kit.train.recipe import recipe
 
     def go() -> None:
+        refuse_duplicated_rows(args.data)
         check_out_dir(args.out, False, args.overwrite, "recipe")
         result = recipe(args.data, args.out, preset=args.preset, max_steps=args.max_steps, overrides=args.overrides)
         if distributed.is_main():

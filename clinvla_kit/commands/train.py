@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from clinvla_kit.commands._train_args import add_common, add_overwrite, check_out_dir, load_cfg, run_reporting_errors
+from clinvla_kit.commands._train_args import (
+    add_common,
+    add_overwrite,
+    check_out_dir,
+    load_cfg,
+    refuse_duplicated_rows,
+    run_reporting_errors,
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from clinvla_kit.train.align import train
 
     def go() -> None:
+        refuse_duplicated_rows(args.data)
         check_out_dir(args.out, args.resume, args.overwrite, "train")
         result = train(load_cfg(args), args.data, args.out, init_vision=args.init_vision, init_text=args.init_text,
                        resume=args.resume, max_steps=args.max_steps)

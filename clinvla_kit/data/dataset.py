@@ -10,6 +10,8 @@ A study that fails to load (unreadable image, empty report) is never a silent cr
 ``dataset.skipped`` with the reason, logged, and the next loadable study is returned in its place.
 ``len(dataset.skipped)`` is a counter shared with DataLoader worker processes, so the trainer sees every skip; the
 reasons themselves stay in the process that hit them (with ``num_workers > 0`` read them in the log lines).
+An optional view (lateral, priors) that cannot be read does not cost the study: its slot is left empty (the model
+has a missing-view path, as for a study that never had that view) and it is counted in ``dataset.missing_views``.
 """
 
 from __future__ import annotations
@@ -128,6 +130,7 @@ class StudyDataset(Dataset):
         self.epoch = 0
         self.max_replacements = max_replacements
         self.skipped = SkipLog()
+        self.missing_views = SkipLog()  # optional views (not the frontal) that could not be read: slot left empty
         # data.cache_in_memory: report index -> (text, ids, mask); image path -> resized [H, W] float32
         self._report_cache: dict[int, tuple[str, torch.Tensor, torch.Tensor]] = {}
         self._image_cache: dict[str, np.ndarray] = {}
@@ -199,7 +202,15 @@ class StudyDataset(Dataset):
             path = rec.images[slot]
             if path is None or not self.use_slot[k] or dropped[k]:
                 continue
-            images[k] = to_model_input(aug.apply(self.image(path)), self.cfg.normalization)
+            try:
+                img = self.image(path)
+            except (DataError, OSError) as e:
+                if k == 0:  # the frontal is what every task reads: without it the study is skipped
+                    raise
+                self.missing_views.append(SkippedSample(index, rec.study_id, f"{slot}: {e}"))
+                log.warning("%s view of study %s left empty (the study is kept): %s", slot, rec.study_id, e)
+                continue
+            images[k] = to_model_input(aug.apply(img), self.cfg.normalization)
             present[k] = True
         if not present.any():
             raise DataError(f"study {rec.study_id} has no usable image slot", file=rec.report_path)

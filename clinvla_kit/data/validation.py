@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clinvla_kit.data.errors import DataError
+from clinvla_kit.data.paths import safe_ids
+from clinvla_kit.data.text_files import decode_report_bytes, read_report_text
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,11 @@ def validate_mimic(root: str | Path, deep: bool = False) -> ValidationReport:
     rows = zip(df["dicom_id"], df["subject_id"], df["study_id"], df["ViewPosition"], df["StudyDate"], df["StudyTime"])
     for i, (d, sub, st, vp, date, time) in enumerate(rows, start=1):
         d, key = d.strip(), (sub.strip(), st.strip())
+        try:
+            safe_ids(path, i, dicom_id=d, subject_id=key[0], study_id=key[1])
+        except DataError as e:  # a path in an id ("../x", "/etc/passwd"): never opened
+            report.add(e)
+            continue
         if d in seen_dicom:
             report.error(f"duplicated dicom_id {d} (first at row {seen_dicom[d]})", path, i, "dicom_id")
         seen_dicom.setdefault(d, i)
@@ -184,7 +191,7 @@ def validate_mimic(root: str | Path, deep: bool = False) -> ValidationReport:
         images.append(m.image_path(root, key[0], key[1], d))
     _check_images(report, images, deep)
 
-    no_frontal = no_view = 0
+    no_frontal = no_view = non_utf8 = 0
     counts: Counter[str] = Counter()
     for key in sorted(views):
         sub, st = key
@@ -202,13 +209,69 @@ def validate_mimic(root: str | Path, deep: bool = False) -> ValidationReport:
         if not rpath.is_file():
             report.error(f"report file of study {st} does not exist", rpath)
             continue
+        fallback: list[Path] = []
         try:
-            clean_report(rpath.read_text(encoding="utf-8", errors="replace"), source=rpath)
+            clean_report(read_report_text(rpath, fallback), source=rpath)
         except DataError as e:
             report.add(e)
+        if fallback:
+            non_utf8 += 1
+            report.warning("report is not valid UTF-8; decoded as "
+                           f"{decode_report_bytes(rpath.read_bytes())[1]} (the loader does the same)", rpath)
     report.stats.update(studies=len(views), images=len(images), frontal=counts["frontal"],
-                        lateral=counts["lateral"], no_frontal=no_frontal, dropped_no_view=no_view)
+                        lateral=counts["lateral"], no_frontal=no_frontal, dropped_no_view=no_view,
+                        non_utf8_reports=non_utf8)
+    _write_mimic_manifest(root, report, tables, views, images, split_of)
     return report
+
+
+def _write_mimic_manifest(root: Path, report: ValidationReport, tables: dict, views: dict, images: list[Path],
+                          split_of: dict[str, str]) -> None:
+    """``ROOT/manifest.json`` entry "mimic": sha256 of the study, image and per-split dicom_id lists and of the
+    three CSVs (as the README promises for every ``validate --kind``)."""
+    from clinvla_kit.data import manifest as mf
+
+    lists = {"studies": sorted(st for _, st in views),
+             "images": sorted(mf.canonical_image_id(p, 5) for p in images)}
+    for split in ("train", "validate", "test"):
+        lists[f"split_{split}"] = sorted(d for d, s in split_of.items() if s == split)
+    counts = {"studies": len(views), "images": len(images), **{k: len(v) for k, v in lists.items() if k.startswith("split_")}}
+    mf.write_manifest(root, "mimic", lists, [p for p, _ in tables.values()], counts, None, report)
+
+
+def _first_duplicates(keys: list, limit: int) -> list[tuple[int, int, object]]:
+    """(row, first row, key) of repeated keys, rows 1-based, at most ``limit``."""
+    seen: dict[object, int] = {}
+    out = []
+    for i, k in enumerate(keys, start=1):
+        if k in seen and len(out) < limit:
+            out.append((i, seen[k], k))
+        seen.setdefault(k, i)
+    return out
+
+
+def mimic_duplicates(root: str | Path, limit: int = 20) -> list[Problem]:
+    """The duplicated rows ``validate`` reports, without the image and report checks (cheap enough for ``train``
+    to run first): dicom_id in the metadata and split CSVs, (subject_id, study_id) in the chexpert CSV.
+    A missing CSV or column gives nothing here (the loader names it)."""
+    from clinvla_kit.data.sources import mimic as m
+
+    root = Path(root)
+    out: list[Problem] = []
+    for name, cols, fld in (("metadata", ("dicom_id",), "dicom_id"), ("split", ("dicom_id",), "dicom_id"),
+                            ("chexpert", ("subject_id", "study_id"), "study_id")):
+        try:
+            path = m.find_csv(root, name)
+            df, errors = m.read_csv(path, cols)
+        except DataError:
+            continue
+        if errors:
+            continue
+        keys = list(zip(*(df[c].map(str.strip) for c in cols)))
+        for row, first, key in _first_duplicates(keys, limit - len(out)):
+            out.append(Problem("error", f"duplicated {'+'.join(cols)} {'/'.join(key)} (first at row {first})",
+                               path, row, fld))
+    return out
 
 
 VALIDATORS: dict[str, Callable[..., ValidationReport]] = {

@@ -105,9 +105,9 @@ def epoch_indices(n: int, epoch: int, seed: int, world: int, rank: int) -> list[
     return list(sampler)
 
 
-def _count_skipped(dataset: Any) -> int:
-    """``dataset.skipped`` may be a count or a list of (sample, reason); absent means 0."""
-    skipped = getattr(dataset, "skipped", 0)
+def _count_skipped(dataset: Any, attr: str = "skipped") -> int:
+    """``dataset.skipped`` (or ``.missing_views``) may be a count or a list of (sample, reason); absent means 0."""
+    skipped = getattr(dataset, attr, 0)
     return len(skipped) if isinstance(skipped, Sized) else int(skipped or 0)
 
 
@@ -333,7 +333,7 @@ def fit(
                         where = (f"the step-{bad_step} checkpoint gave this loss and was set aside as "
                                  f"{rejected_path(ckpt).name}; " + (
                                      f"last good checkpoint {ckpt} (step {last_saved}) restored" if restored else
-                                     f"no earlier checkpoint to go back to: start again with a lower learning rate"))
+                                     "no earlier checkpoint to go back to: start again with a lower learning rate"))
                         if restored and last_saved is None:
                             where = f"the previous checkpoint {ckpt} restored ({rejected_path(ckpt).name} set aside)"
                     else:
@@ -408,5 +408,6 @@ def fit(
     metrics = {k2: v for k2, v in last.items() if not k2.startswith("lr/")}
     metrics.update({"step": step, "total_steps": total, "stopped_early": stopped, "wall_s": wall,
                     "studies_per_s": studies_total / max(wall, 1e-9),
-                    "skipped": _count_skipped(dataset) - skipped0})
+                    "skipped": _count_skipped(dataset) - skipped0,
+                    "missing_views": _count_skipped(dataset, "missing_views")})
     return metrics

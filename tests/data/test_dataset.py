@@ -178,3 +178,17 @@ def test_view_dropout_keeps_a_view_and_is_seeded(mimic_dir, minilm_tokenizer):
     assert all(torch.equal(evaluation[i]["present"], full[i]["present"]) for i in range(len(recs)))
     with pytest.raises(ValueError, match="view_dropout"):
         StudyDataset(recs, replace(cfg, view_dropout=1.0), minilm_tokenizer, train=True)[0]
+
+
+def test_missing_lateral_file_leaves_the_slot_empty_and_is_counted(mimic_dir, minilm_tokenizer, caplog):
+    """Issue 16 s4: a missing lateral file used to drop the whole study, good frontal included."""
+    recs = load_mimic(mimic_dir)
+    recs[1].images["lateral"].unlink()  # 50000001: PA + LATERAL
+    ds = StudyDataset(recs, CFG, minilm_tokenizer, train=False)
+    item = ds[1]
+    assert item["study_id"] == "50000001" and item["present"].tolist() == [True, False, False, False]
+    assert item["images"][1].eq(0).all() and ds.skipped == []
+    assert len(ds.missing_views) == 1 and ds.missing_views[0].study_id == "50000001"
+    assert "lateral" in ds.missing_views[0].reason and "lateral view of study 50000001" in caplog.text
+    recs[1].images["frontal"].unlink()  # the frontal is not optional: the study is skipped as before
+    assert ds[1]["study_id"] != "50000001" and [s.study_id for s in ds.skipped] == ["50000001"]

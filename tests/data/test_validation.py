@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from clinvla_kit.cli import main
+from clinvla_kit.data.manifest import list_hash
 from clinvla_kit.data.validation import VALIDATORS, ValidationReport, lazy_validator, validate_mimic
 
 META = "mimic-cxr-2.0.0-metadata.csv"
@@ -104,3 +105,35 @@ def test_cli_exit_codes(mimic_dir, capsys):
     out = capsys.readouterr().out
     assert "d1.jpg" in out and "FAILED" in out
     assert main(["validate", "--data", str(mimic_dir), "--kind", "nope"]) == 2
+
+
+def test_validate_mimic_writes_a_manifest(mimic_dir, capsys):
+    """Issue 16 s4: `validate --kind mimic` wrote no manifest.json although the README says validate does."""
+    import json
+
+    assert main(["validate", "--data", str(mimic_dir), "--kind", "mimic"]) == 0
+    entry = json.loads((mimic_dir / "manifest.json").read_text())["mimic"]
+    assert entry["counts"]["studies"] == 6 and entry["lists"]["images"]["count"] == 10
+    assert entry["lists"]["split_test"]["count"] == 3 and META in entry["files"]
+    studies = ["50000001", "50000002", "50000003", "50000010", "50000011", "50000020"]
+    assert entry["lists"]["studies"]["sha256"] == list_hash(studies)
+
+
+def test_duplicated_rows_are_found_without_the_image_checks(mimic_dir):
+    from clinvla_kit.data.validation import mimic_duplicates
+
+    assert mimic_duplicates(mimic_dir) == []
+    meta = mimic_dir / "mimic-cxr-2.0.0-metadata.csv"
+    lines = meta.read_text().splitlines()
+    meta.write_text("\n".join(lines + [lines[2]]) + "\n")
+    dups = mimic_duplicates(mimic_dir)
+    assert [(p.file, p.row, p.field) for p in dups] == [(meta, len(lines), "dicom_id")]
+    assert "first at row 2" in dups[0].message
+
+
+def test_non_utf8_report_is_a_warning_naming_the_fallback(mimic_dir):
+    rp = mimic_dir / "reports/files/p10/p10000001/s50000001.txt"
+    rp.write_bytes("FINDINGS: small effusion \u2013 unchanged.\n".encode("cp1252"))
+    report = validate_mimic(mimic_dir)
+    assert report.ok and report.stats["non_utf8_reports"] == 1
+    assert any(w.file == rp and "decoded as cp1252" in w.message for w in report.warnings)

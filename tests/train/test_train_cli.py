@@ -110,3 +110,18 @@ def test_train_wrong_type_set_value_is_one_line(synth, tmp_path, capsys, bad):
     assert main(["train", "--data", str(synth), "--out", str(tmp_path / "r"), "--set", bad]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("clinvla-kit train: error: config field " + bad.split("=")[0]) and "\n" not in err
+
+
+def test_train_names_duplicated_rows_as_validate_does(synth, tmp_path, capsys):
+    """Issue 16 s4: duplicated CSV rows were named by `validate` but silently accepted by `train`."""
+    import shutil
+
+    data = tmp_path / "dup"
+    shutil.copytree(synth, data)
+    meta = data / "mimic-cxr-2.0.0-metadata.csv"
+    lines = meta.read_text().splitlines()
+    meta.write_text("\n".join(lines + [lines[3]]) + "\n")
+    assert main(["train", "--data", str(data), "--out", str(tmp_path / "r"), "--max-steps", "1", "--set", *SMALL]) == 1
+    err = capsys.readouterr().err
+    assert "duplicated" in err and f"row {len(lines)}" in err and "'dicom_id'" in err and "validate" in err
+    assert not (tmp_path / "r").exists()

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from clinvla_kit.data.errors import DataError
+from clinvla_kit.data.paths import inside_root
 
 
 def read_table(path: str | Path, required: Sequence[str], sep: str = ",") -> pd.DataFrame:
@@ -84,6 +85,8 @@ def resolve_image(root: Path, rel: str, file: Path, row: int, field: str, check:
         raise DataError("empty image path", file=file, row=row, field=field)
     p = Path(rel.strip())
     candidates = [p] if p.is_absolute() else [root / p] + ([root / Path(*p.parts[1:])] if len(p.parts) > 1 else [])
+    for c in candidates:  # "../", absolute paths elsewhere: refused, naming the cell (clinvla_kit/data/paths.py)
+        inside_root(root, c, file, row, field, cell=rel)
     if not check:
         return candidates[0]
     for c in candidates:

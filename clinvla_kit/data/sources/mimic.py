@@ -21,7 +21,9 @@ from pathlib import Path
 
 from clinvla_kit.config import SLOTS
 from clinvla_kit.data.errors import DataError
+from clinvla_kit.data.paths import safe_ids
 from clinvla_kit.data.records import CHEXPERT_LABELS, StudyRecord
+from clinvla_kit.data.text_files import read_report_text
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +191,7 @@ def load_mimic(
                meta["StudyTime"])
     for i, (dicom, sub, st, vp, date, time) in enumerate(rows, start=1):
         dicom, key = dicom.strip(), (sub.strip(), st.strip())
+        safe_ids(meta_path, i, dicom_id=dicom, subject_id=key[0], study_id=key[1])  # no "../" or "/etc/..." ids
         views[key].append((vp, dicom))
         dt = parse_datetime(date, time, meta_path, i)
         when[key] = min(when.get(key, dt), dt)
@@ -213,6 +216,7 @@ def load_mimic(
     out = LoadedStudies()
     out.dropped_no_view = sorted(dropped)
     out.missing_reports = []
+    out.non_utf8_reports = []  # decoded with a stated fallback (data/text_files.py)
     for subject in sorted(by_subject, key=_sort_key):
         studies = sorted(by_subject[subject], key=lambda k: (when[k], k[1]))
         for j, key in enumerate(studies):
@@ -227,7 +231,7 @@ def load_mimic(
             images = {s: image_path(root, owner[s][0], owner[s][1], d) if d else None for s, d in ids.items()}
             rpath = report_path(root, sub, st)
             try:
-                report = rpath.read_text(encoding="utf-8", errors="replace")
+                report = read_report_text(rpath, out.non_utf8_reports)
             except FileNotFoundError:
                 report = ""
                 out.missing_reports.append(st)

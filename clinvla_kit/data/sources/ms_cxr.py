@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from clinvla_kit.data.errors import DataError
+from clinvla_kit.data.paths import inside_root
 from clinvla_kit.data.sources._tables import check_allowed, parse_float, read_table, resolve_image
 
 MS_CXR_COLUMNS: tuple[str, ...] = (
@@ -93,6 +94,7 @@ def load_ms_cxr_t(csv_path: str | Path, image_root: str | Path, check_files: boo
         if cur == prior:
             raise DataError("current and prior image are the same", file=csv_path, row=i, field="previous_dicom_id")
         for field, p in (("dicom_id", cur), ("previous_dicom_id", prior)):
+            inside_root(root, p, csv_path, i, field, cell=row[field])  # no "../" or absolute ids
             if check_files and not p.is_file():
                 raise DataError(f"image not found: {p}", file=csv_path, row=i, field=field)
         if long_form:
