@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("validate", "check a data directory and name every bad file, row or field"),
     "pretrain-mae": ("pretrain_mae", "masked-image (MAE) pretraining of the image tower"),
     "pretrain-mlm": ("pretrain_mlm", "masked-language pretraining of a small report BERT"),
+    "pretrain-text": ("pretrain_text", "adapt a text encoder (BERT or LLM) to report styles: MLM + supervised contrastive"),
     "train": ("train", "ClinVLA alignment training (CPU, one GPU, or torchrun)"),
     "recipe": ("recipe", "every step of a preset's offline recipe: MAE pretraining, then alignment"),
     "evaluate": ("evaluate", "retrieval, zero-shot and probe metrics -> metrics.json"),

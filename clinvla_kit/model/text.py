@@ -62,6 +62,12 @@ def _load_backbone(source: str, config_only: bool) -> nn.Module:
 def _load_backbone_inner(source: str, config_only: bool, AutoConfig) -> nn.Module:
     from transformers import AutoModel
 
+    from clinvla_kit.model.llm_encoder import maybe_llm_encoder
+
+    llm = maybe_llm_encoder(source, config_only)  # a decoder-only LLM, run bidirectionally (model/llm_encoder.py)
+    if llm is not None:
+        return llm
+
     if config_only:  # weights come later from a run's model.safetensors
         config = AutoConfig.from_pretrained(source)
         try:
@@ -122,7 +128,13 @@ class TextTower(nn.Module):
             persistent=False,
         )
         ta_on = "text" in adapters.transformer_adapt_towers and not adapters.lora
-        add_transformer_adapt(self.backbone, self.dim, adapters.bottleneck, enabled=ta_on)
+        if getattr(self.backbone, "is_llm_encoder", False):  # no BERT layers: adapt it with pretrain-text's LoRA
+            if ta_on or adapters.lora:
+                raise ValueError(f"text.name_or_path={cfg.name_or_path!r} is an LLM encoder: Transformer-Adapt and "
+                                 "model.adapters.lora need a BERT-family encoder; adapt it with `clinvla-kit "
+                                 "pretrain-text --lora` and turn the text adapters off")
+        else:
+            add_transformer_adapt(self.backbone, self.dim, adapters.bottleneck, enabled=ta_on)
         inv_on = "text" in adapters.invertible_towers and not adapters.lora
         self.invertible: nn.Module = (
             InvertibleAdapter(self.dim, init=adapters.invertible_init) if inv_on else nn.Identity()
