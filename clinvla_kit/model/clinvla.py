@@ -140,7 +140,7 @@ class ClinVLA(nn.Module):
         Raises ValueError naming the differing config fields when ``expect_cfg`` does not match the run's config,
         and naming missing/unexpected/mis-shaped keys when the weights do not match the run's config.
         """
-        from safetensors.torch import load_file
+        from clinvla_kit.model.run_weights import read_run_weights
 
         run_dir = Path(run_dir)
         for need in ("config.json", WEIGHTS):
@@ -152,7 +152,7 @@ class ClinVLA(nn.Module):
             if diff:
                 raise ValueError(f"{run_dir}: checkpoint config differs from the expected one: {'; '.join(diff)}")
         model = cls(cfg, _run_dir=run_dir)
-        state = load_file(str(run_dir / WEIGHTS), device=str(map_location))
+        state = read_run_weights(run_dir / WEIGHTS, cfg, device=str(map_location))  # names edited config fields
         own = model.state_dict()
         missing = sorted(set(own) - set(state))
         unexpected = sorted(set(state) - set(own))
