@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recipe": ("recipe", "every step of a preset's offline recipe: MAE pretraining, then alignment"),
     "evaluate": ("evaluate", "retrieval, zero-shot and probe metrics -> metrics.json"),
     "ablate": ("ablate", "train and evaluate the paper's Table 6 variants over seeds"),
+    "style-shift": ("style_shift", "report-style degradation experiment: site A vs A + site B, base vs adapted text encoder"),
     "index": ("index", "build a FAISS index of image embeddings for an archive"),
     "embed": ("embed", "embed a folder of studies or image files -> .parquet / .npz (clinvla_kit.load)"),
     "search": ("search", "query a FAISS index by text or by image"),

@@ -136,6 +136,15 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
         needs_run=True,
         expected=("{out_dir}/ablation.csv", "{out_dir}/ablation.md", "{out_dir}/complexity.csv",
                   "{out_dir}/complexity.md")),
+    "10_report_styles_and_text_encoders": NotebookSpec(
+        # its own small site B and adapted encoder under out_dir; the degradation table is the committed result
+        smoke={"site_b_studies": 10, "image_size": 64, "text_model": "minilm", "text_steps": 1, "text_batch": 2,
+               "max_text_studies": 6, "n_studies_figure": 3, "n_boot": 10, "llm_steps": 1},
+        tutorial={"site_b_studies": 80, "image_size": 64, "text_model": "minilm", "text_steps": 15, "text_batch": 8,
+                  "max_text_studies": 25, "n_studies_figure": 8, "n_boot": 200, "llm_steps": 3},
+        needs_run=True,
+        expected=("{out_dir}/styles.csv", "{out_dir}/embedding_space.png", "{out_dir}/text_benchmarks.csv",
+                  "{out_dir}/style_shift.md")),
     "09_real_data": NotebookSpec(
         # real-data paths (mimic_dir, chexpert_dir, chexpert_5x200_csv, chexpert_8x200_dir, rsna_dir, openi_dir,
         # nih_dir, ms_cxr_dir, ms_cxr_t_dir) stay None here: every loader runs on its example copy

@@ -20,7 +20,8 @@ from clinvla_kit.eval.prompts import build_prompts, load_prompt_file, prompt_tab
 from clinvla_kit.eval.retrieval import precision_at_k_per_query, recall_at_k_per_query, true_match_ranks
 from clinvla_kit.eval.zeroshot import binary_metrics, class_scores, multiclass_metrics, znormalize
 
-TASKS: tuple[str, ...] = ("8x200", "5x200", "rsna", "temporal", "instance", "probe")
+DEFAULT_TASKS: tuple[str, ...] = ("8x200", "5x200", "rsna", "temporal", "instance", "probe")
+TASKS: tuple[str, ...] = DEFAULT_TASKS + ("text", "style")  # report-variant benchmarks: only when asked for
 
 
 def benchmark_paths(data_dir: str | Path) -> dict[str, Path]:
@@ -232,7 +233,7 @@ def evaluate_embedder(emb: Embedder, data_dir: str | Path, tasks: Sequence[str] 
                       archive_views: str = "all", max_prompts: int | None = None) -> dict[str, Any]:
     """Every requested task the data directory supports -> metrics dict (missing benchmarks become notes)."""
     paths = benchmark_paths(data_dir)
-    tasks = list(tasks or TASKS)
+    tasks = list(tasks or DEFAULT_TASKS)
     unknown = sorted(set(tasks) - set(TASKS))
     if unknown:
         raise ValueError(f"unknown task(s) {unknown}; choose from {TASKS}")
@@ -271,6 +272,14 @@ def evaluate_embedder(emb: Embedder, data_dir: str | Path, tasks: Sequence[str] 
             metrics["retrieval"].update(task_instance(emb, paths, views=archive_views, n_boot=n_boot, seed=seed))
         elif task == "probe":
             metrics["probe"] = task_probe(emb, paths, views=archive_views, seed=seed)
+        elif task in ("text", "style"):  # report-variant benchmarks (eval/text_tasks.py)
+            from clinvla_kit.eval import text_tasks
+
+            try:
+                run = text_tasks.task_text if task == "text" else text_tasks.task_style
+                metrics[task] = run(emb, paths["root"], n_boot=n_boot, seed=seed)
+            except FileNotFoundError as e:
+                metrics["notes"].append(f"{task} skipped: {e}")
     return metrics
 
 
