@@ -97,7 +97,7 @@ def local_alignment_loss(
     patches: torch.Tensor, words: torch.Tensor, word_mask: torch.Tensor, patch_mask: torch.Tensor | None,
     temps: tuple[float, float, float] | torch.Tensor = (4.0, 5.0, 10.0), chunk: int = 16,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """GLoRIA local loss (DESIGN.md section 3): patches [B, P, D], words [B, W, D], word_mask [B, W],
+    """GLoRIA local loss (docs/ARCHITECTURE.md, "Contracts"): patches [B, P, D], words [B, W, D], word_mask [B, W],
     patch_mask [B, P] or None -> (loss, attention [B, W, P]).
 
     loss = mean of the cross-entropy over images for each report and over reports for each image (targets on the

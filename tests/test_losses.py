@@ -40,7 +40,7 @@ def _softmax(v):
 
 
 def local_reference(patches, words, word_mask, patch_mask, temps):
-    """Per-report, per-image loop of GLoRIA's formulation (DESIGN.md section 3)."""
+    """Per-report, per-image loop of GLoRIA's formulation (docs/ARCHITECTURE.md, "Contracts")."""
     t1, t2, t3 = temps
     b = len(words)
     scores = [[0.0] * b for _ in range(b)]

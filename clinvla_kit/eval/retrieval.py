@@ -94,7 +94,7 @@ def precision_at_k_per_query(
 def precision_at_k(
     sim: ArrayLike, query_labels: ArrayLike, cand_labels: ArrayLike, ks: Sequence[int] = (5, 10, 50)
 ) -> dict[str, float]:
-    """P@k averaged over queries (DESIGN.md section 3). Returns ``{"P@k": float in [0, 1]}``."""
+    """P@k averaged over queries (docs/ARCHITECTURE.md, "Contracts"). Returns ``{"P@k": float in [0, 1]}``."""
     per_q = precision_at_k_per_query(sim, query_labels, cand_labels, ks)
     return {name: float(v.mean()) for name, v in per_q.items()}
 

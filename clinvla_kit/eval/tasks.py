@@ -1,6 +1,6 @@
 """Benchmark tasks: load a benchmark with the data package's loaders, embed with an ``Embedder``, score with the
 pure metric functions. ``evaluate_run`` runs every task a data directory supports and returns the ``metrics.json``
-dict of DESIGN.md section 3 (fractions in [0, 1], ``<name>_ci95`` siblings), with a note for every skipped task.
+dict of docs/ARCHITECTURE.md, "Contracts" (fractions in [0, 1], ``<name>_ci95`` siblings), with a note for every skipped task.
 
 Data layout: the SynthCXR layout (``DIR/benchmarks/...``, images relative to ``DIR``) or a folder that holds the
 benchmark files directly. Image paths in the CSVs are resolved by the loaders.

@@ -1,6 +1,6 @@
 """Static checks every kit notebook must pass before it is executed, and the expected-output check after.
 
-Rules (DESIGN.md style 14): exactly one cell tagged ``parameters``; no ``def`` or ``class`` in any code cell
+Rules (docs/ARCHITECTURE.md, "Style", rule 14): exactly one cell tagged ``parameters``; no ``def`` or ``class`` in any code cell
 (logic lives in the package, where it is tested and importable by DataLoader workers); every parameter the
 runner injects is declared in the parameters cell (papermill only warns about unknown names, which would hide
 a typo until the notebook silently used its default).
