@@ -35,7 +35,9 @@ def architecture_diff(a: RunCfg, b: RunCfg) -> list[str]:
 
 
 class ClinVLA(nn.Module):
-    """The ClinVLA model (see DESIGN.md section 1). ``tokenizer`` is the text tower's HF tokenizer."""
+    """The ClinVLA model (see docs/ARCHITECTURE.md, "The method as built").
+
+    ``tokenizer`` is the text tower's HF tokenizer."""
 
     def __init__(self, cfg: RunCfg, *, _run_dir: str | Path | None = None) -> None:
         super().__init__()
