@@ -110,7 +110,11 @@ def _shared_expander():
 
 
 def normalise(text: str) -> str:
-    """Expand abbreviations, lower-case and squeeze whitespace (inside a line)."""
+    """Remove de-identification tokens (``reports.remove_deid``: "___", Open-I's "XXXX"), expand abbreviations,
+    lower-case and squeeze whitespace (inside a line)."""
+    from clinvla_kit.data.reports import remove_deid
+
+    text = remove_deid(text)
     shared = _shared_expander()
     if shared is not None:
         text = shared(text)
@@ -138,8 +142,15 @@ def _longest_first(matches: list[tuple[int, int, str, str]]) -> list[tuple[int, 
     return sorted(matches, key=lambda m: (-(m[1] - m[0]), m[0]))
 
 
-def _sentence_mentions(sentence: str) -> list[Mention]:
-    """All mentions of one sentence with their status (see the module docstring, steps 3-5)."""
+def mention_spans(sentence: str) -> tuple[list[tuple[int, int, str, str]], list[tuple[int, int]]]:
+    """Step 3 alone: the mention spans of one sentence, before any trigger is looked at.
+
+    Returns:
+        (found, claimed): ``found`` is [(start, end, "pos:<observation>" or "neg:<observation>", words)] in
+        character offsets of ``sentence``; ``claimed`` holds every span taken so far (ignored phrases included),
+        so that triggers cannot overlap them. ``labeler_context`` reuses ``found`` to put the same mentions in
+        front of medspaCy's ConText.
+    """
     rules = _compiled()
     claimed: list[tuple[int, int]] = []
     for rx in rules["ignored"]:
@@ -151,6 +162,13 @@ def _sentence_mentions(sentence: str) -> list[Mention]:
                  for m in rx.finditer(sentence) if m.end() > m.start()]
         # negative phrases first: "heart is not enlarged" must not leave "enlarged" to the positive rule
         found += [c for c in _longest_first(cands) if _claim(claimed, c[0], c[1])]
+    return found, claimed
+
+
+def _sentence_mentions(sentence: str) -> list[Mention]:
+    """All mentions of one sentence with their status (see the module docstring, steps 3-5)."""
+    rules = _compiled()
+    found, claimed = mention_spans(sentence)
     triggers = [(m.start(), m.end(), kind, m.group(0)) for kind, rx in rules["triggers"]
                 for m in rx.finditer(sentence) if m.end() > m.start()]
     kept: list[tuple[int, int, str, str]] = []

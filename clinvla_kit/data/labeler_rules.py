@@ -38,22 +38,31 @@ ABBREVIATIONS: dict[str, str] = {
 
 # Observation -> mention patterns that assert the observation (their status then comes from triggers).
 MENTIONS: dict[str, tuple[str, ...]] = {
-    "Atelectasis": (r"atelecta(?:sis|ses|tic)", r"(?:lobar|segmental|subsegmental) collapse", r"collapse of the \w+ (?:lower |upper |middle )?lobe",
-                    r"volume loss"),
+    "Atelectasis": (r"atelecta(?:sis|ses|tic)", r"(?:lobar|segmental|subsegmental) collapse",
+                    r"collapse of the (?:\w+ )?(?:lower |upper |middle )?(?:lobe|lung)", r"collapsed (?:\w+ )?(?:\w+ )?lobe",
+                    r"volume loss", r"loss of (?:lung )?volume"),
     "Cardiomegaly": (
         r"cardiomegaly",
-        r"(?:heart|cardiac silhouette|cardiac size|heart size)(?: is| are)?(?: \w+ly)? enlarged",
+        # "heart is enlarged", "heart size remains slightly large", "heart size at mildly enlarged" (Open-I)
+        r"(?:heart|cardiac silhouette|cardiac shadow|cardiac size|heart size)(?: is| are| remains?| appears?)?"
+        r"(?: at)?(?: \w+ly)?(?: borderline)? (?:enlarged|large)",
         r"enlarged (?:heart|cardiac silhouette)",
         r"enlargement of the (?:heart|cardiac silhouette)",
-        r"cardiac enlargement",
+        r"(?:cardiac|heart) enlargement",
+        # "increased size of cardiac silhouette", "interval increase in heart size"
+        r"increased? (?:in )?(?:the )?(?:size of (?:the )?)?(?:heart|cardiac silhouette|cardiac shadow)(?: size)?",
+        r"increased? (?:in )?(?:the )?(?:heart|cardiac) size",
     ),
     "Consolidation": (r"consolidat(?:ion|ions|ive|ed)",),
     "Edema": (
         r"o?edema(?:tous)?",
         r"congestive heart failure",
         r"(?:pulmonary )?vascular congestion",
-        r"pulmonary congestion",
-        r"vascular engorgement",
+        r"(?:pulmonary )?congestion",
+        r"(?:pulmonary )?(?:venous |vascular )engorgement",
+        r"pulmonary venous hypertension",
+        r"(?:vascular |venous )?cephalization",
+        r"(?:pulmonary )?vascular redistribution",
     ),
     "Enlarged Cardiomediastinum": (
         r"enlarged cardiomediastin(?:um|al silhouette)",
@@ -82,8 +91,9 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"(?:pleural )?effusions?",
         r"pleural fluid",
         r"hydrothorax",
-        r"blunting of the (?:\w+ )?costophrenic angles?",
-        r"costophrenic (?:angle )?blunting",
+        r"blunting of (?:the )?(?:\w+ ){0,2}costophrenic(?: angles?| recess(?:es)?| sulc(?:us|i))?",
+        r"blunted (?:\w+ )?costophrenic(?: angles?| recess(?:es)?| sulc(?:us|i))?",
+        r"costophrenic (?:angle |recess )?blunting",
     ),
     "Pleural Other": (
         r"pleural (?:thickening|plaques?|scarring|calcifications?)",
@@ -119,7 +129,7 @@ NEGATIVE_MENTIONS: dict[str, tuple[str, ...]] = {
         r"(?:normal|unremarkable) cardiomediastinal (?:silhouette|contours?)",
         r"mediastin(?:um|al contours?)(?: is| are)? (?:normal|within normal limits|unremarkable)",
     ),
-    "Lung Opacity": (r"lungs (?:are |remain )?clear",),
+    "Lung Opacity": (r"lungs (?:are |remain )?clear(?! of)",),
 }
 
 # Spans consumed before mention matching so their words do not count ("pericardial effusion" is not pleural).
@@ -128,6 +138,13 @@ IGNORED: tuple[str, ...] = (
     r"joint effusions?",
     r"mass effect",
     r"body mass",
+    r"soft tissue (?:edema|swelling)",
+    r"(?:catheter|lead|leads|wire|wires|screw|hardware) fracture",
+    r"(?:catheter|lead|wire|screw) (?:is )?fractured",
+    r"laryngeal edema",
+    # healed granulomatous disease ("residuals of prior granulomatous infection") is not pneumonia
+    r"(?:granulomatous|tuberculous|tuberculosis|histoplasm\w*) infections?",
+    r"(?:prior|previous|old|remote|healed) (?:granulomatous |tuberculous )?infections?",
 )
 
 # Triggers. "pre" triggers act on mentions after them, "post" triggers on mentions before them, both within one
@@ -137,7 +154,7 @@ IGNORED: tuple[str, ...] = (
 PSEUDO: tuple[str, ...] = (
     r"no (?:significant |substantial |appreciable )?(?:interval )?change",
     r"not (?:significantly )?changed",
-    r"without (?:significant |interval )?change",
+    r"without (?:significant )?(?:interval )?change",
     r"no (?:significant )?(?:increase|decrease|worsening|improvement)",
     r"not only",
     r"no longer intubated",
@@ -163,12 +180,15 @@ NEG_PRE: tuple[str, ...] = (
     r"never",
 )
 NEG_POST: tuple[str, ...] = (
-    r"(?:is|are|was|were)? ?not (?:seen|identified|present|visualized|demonstrated|evident|appreciated|detected)",
+    r"(?:is|are|was|were)? ?not (?:well[- ]|definitely |clearly )?(?:seen|identified|present|visualized|demonstrated|evident|appreciated|detected)",
+    # the boilerplate "rib fractures may not be demonstrated (on radiographs)" asserts nothing
+    r"(?:may|might|will) not be (?:demonstrated|seen|visible|detected|apparent)",
     r"(?:is|are|was|were|has|have)? ?(?:been )?(?:absent|resolved|removed|withdrawn)",
     r"(?:is|are) no longer (?:seen|present|visualized|identified|evident)",
     r"no longer (?:seen|present|visualized|identified|evident)",
     r"(?:has|have) (?:been )?ruled out",
     r"(?:is|are) gone",
+    r"(?:is|are|appears?|remains?)? ?within (?:the )?(?:limits of normal|normal limits)",
     r"(?:has|have) cleared",
 )
 UNC_PRE: tuple[str, ...] = (
@@ -180,7 +200,11 @@ UNC_PRE: tuple[str, ...] = (
     r"might",
     r"could(?: be| represent| reflect)?",
     r"questionable",
-    r"question of",
+    r"question(?: of)?",
+    r"suspicion (?:for|of)",
+    r"evaluation for",
+    r"(?:clinical(?:ly)? )?correlat(?:e|ion)(?: clinically)? (?:for|to)",
+    r"in the (?:appropriate |proper )?clinical (?:setting|context)",
     r"suspicious for",
     r"suspect(?:ed)?",
     r"concern(?:ing)? for",
@@ -189,7 +213,7 @@ UNC_PRE: tuple[str, ...] = (
     r"cannot (?:be )?(?:entirely |completely |definitely )?(?:excluded?|ruled? out)",
     r"can ?not (?:be )?(?:entirely |completely )?(?:excluded?|ruled? out)",
     r"not (?:be )?(?:entirely |completely )?(?:excluded|ruled out)",
-    r"difficult to (?:exclude|rule out)",
+    r"difficult to (?:completely |entirely )?(?:exclude|rule out)",
     r"rule out",
     r"versus",
     r"vs\.?",
@@ -204,7 +228,9 @@ UNC_POST: tuple[str, ...] = (
     r"(?:cannot|can not|could not) (?:be )?(?:entirely |completely |definitely )?(?:excluded|ruled out)",
     r"not (?:entirely |completely )?(?:excluded|ruled out)",
     r"(?:is|are) (?:possible|suspected|likely|questioned|not certain)",
-    r"(?:is|are) (?:also )?a consideration",
+    r"(?:is|are|would be) (?:also )?(?:a|another) consideration",
+    r"(?:is|are) in the differential(?: diagnosis)?",
+    r"(?:is|are)? ?suspected",
     r"versus",
     r"vs\.?",
     r"\?",

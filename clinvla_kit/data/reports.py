@@ -95,10 +95,21 @@ def extract_sections(text: str) -> dict[str, str]:
     return {k: v for k, v in sections.items() if v}
 
 
+_DEID_XRAY = re.compile(r"(?<![A-Za-z])([xX])-X{4,}(?![A-Za-z])")
+_DEID_TOKEN = re.compile(r"(?<![A-Za-z])X{4,}(?![A-Za-z])")
+
+
 def remove_deid(text: str) -> str:
-    """Drop de-identification blanks ("___", runs of underscores) and stray separators."""
+    """Drop de-identification blanks: MIMIC's "___" (runs of underscores) and NLM Open-I's "XXXX".
+
+    Open-I's de-identification replaced dates, times and also many ordinary words with "XXXX" ("There are no XXXX
+    of a pleural effusion", "Normal chest x-XXXX"); the token must reach neither the tokenizer nor the labeler as a
+    word. "x-XXXX" is restored to "x-ray" (the only word it can be there); every other run of four or more capital
+    X's that stands alone is deleted (three, "XXX", is left alone: it can be a Roman numeral).
+    """
     text = re.sub(r"_+", " ", text)
-    return text
+    text = _DEID_XRAY.sub(lambda m: f"{m.group(1)}-ray", text)
+    return _DEID_TOKEN.sub(" ", text)
 
 
 def expand_abbreviations(text: str, table: dict[str, str] | None = None) -> str:

@@ -139,3 +139,14 @@ def test_hedges_keep_synthcxr_sentences_grammatical():
     }
     for text, expected in cases.items():
         assert clean_report("FINDINGS: " + text) == expected, text
+
+
+def test_open_i_deid_token_is_removed():
+    from clinvla_kit.data.reports import remove_deid
+
+    assert remove_deid("Normal chest x-XXXX.") == "Normal chest x-ray."
+    assert remove_deid("Chest X-XXXX dated XXXX, XXXX.").split() == ["Chest", "X-ray", "dated", ",", "."]
+    out = clean_report("FINDINGS: There are no XXXX of a pleural effusion. IMPRESSION: Normal chest x-XXXX.")
+    assert out == "There are no of a pleural effusion. Normal chest x-ray."
+    assert remove_deid("Stage XXX disease") == "Stage XXX disease"  # three X's can be a Roman numeral
+    assert "X" not in remove_deid("XXXXXXXX")

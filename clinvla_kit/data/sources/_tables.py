@@ -93,3 +93,46 @@ def resolve_image(root: Path, rel: str, file: Path, row: int, field: str, check:
         if c.is_file():
             return c
     raise DataError(f"image not found (looked for {[str(c) for c in candidates]})", file=file, row=row, field=field)
+
+
+def find_below(root: Path, pattern: str, depth: int = 3, limit: int = 3) -> list[Path]:
+    """Up to ``limit`` paths matching ``pattern`` (a name or glob) in ``root``'s sub-folders, nearest level first.
+
+    Only called on an error path (it walks folders), to tell a user who pointed at the parent folder where the
+    file actually is.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    for d in range(1, depth + 1):
+        hits = sorted(root.glob("/".join(["*"] * d) + "/" + pattern))
+        if hits:
+            return hits[:limit]
+    return []
+
+
+def not_found(path: Path, expected: str, search_root: Path | None = None, pattern: str | None = None,
+              what: str = "file") -> DataError:
+    """The first error a user sees for a missing published file: it names the file, says what was expected and,
+    when a matching file lies in a sub-folder (the usual mistake: pointing at the parent folder), where it is."""
+    message = f"missing {what}; expected {expected}"
+    pattern = pattern or Path(path).name
+    hits = find_below(search_root, pattern) if search_root is not None else []
+    if hits:
+        base = hits[0]
+        for _ in Path(pattern).parts:  # the folder that holds the pattern ("image-retrieval/candidate.csv")
+            base = base.parent
+        message += f". Found {hits[0]}: point at {base} instead"
+    return DataError(message, file=Path(path))
+
+
+def expect_file(path: Path, names: tuple[str, ...], expected: str) -> Path:
+    """``path`` itself, or a DataError when it is a folder (a CSV argument given as its folder); the error names
+    a file called one of ``names`` found inside it, if any."""
+    path = Path(path)
+    if path.is_dir():
+        hits = [h for n in names for h in find_below(path, n, depth=2)] + [path / n for n in names
+                                                                            if (path / n).is_file()]
+        hint = f". Found {sorted(hits, key=lambda h: len(h.parts))[0]}: pass that file" if hits else ""
+        raise DataError(f"expected {expected}, got a folder{hint}", file=path)
+    return path

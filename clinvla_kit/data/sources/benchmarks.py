@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from clinvla_kit.data.errors import DataError
-from clinvla_kit.data.sources._tables import read_table, resolve_image
+from clinvla_kit.data.sources._tables import expect_file, not_found, read_table, resolve_image
 
 CLASSES_5X200: tuple[str, ...] = ("Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Pleural Effusion")
 CLASSES_8X200: tuple[str, ...] = (
@@ -57,7 +57,10 @@ def load_chexpert_5x200(csv_path: str | Path, image_root: str | Path | None = No
         DataError: a missing column, not exactly one positive of the five in a row, an empty impression, a
             missing image, a duplicated Path.
     """
-    csv_path = Path(csv_path)
+    csv_path = expect_file(Path(csv_path), ("chexpert_5x200.csv",), "GLoRIA's 5x200 CSV (chexpert_5x200.csv)")
+    if not csv_path.is_file():
+        raise not_found(csv_path, "GLoRIA's 5x200 CSV (Path, the five observation columns, Report Impression)",
+                        csv_path.parent, "chexpert_5x200.csv")
     root = Path(image_root) if image_root is not None else csv_path.parent
     df = read_table(csv_path, ("Path", *CLASSES_5X200, REPORT_COLUMN))
     rows = []
@@ -110,6 +113,10 @@ def load_chexpert_8x200(directory: str | Path, image_root: str | Path | None = N
         DataError: a missing file or column, a row without exactly one positive class, a missing image.
     """
     directory = Path(directory)
+    if not (directory / "image-retrieval" / "candidate.csv").is_file():
+        raise not_found(directory / "image-retrieval" / "candidate.csv",
+                        "ConVIRT's 8x200 folder holding image-retrieval/query.csv, image-retrieval/candidate.csv and "
+                        "text-retrieval/query.csv", directory, "image-retrieval/candidate.csv")
     root = Path(image_root) if image_root is not None else directory
     queries = _read_onehot(directory / "image-retrieval" / "query.csv", "Path", root, check_files)
     candidates = _read_onehot(directory / "image-retrieval" / "candidate.csv", "Path", root, check_files)

@@ -22,10 +22,28 @@ from clinvla_kit.data.records import CHEXPERT_LABELS, StudyRecord
 from clinvla_kit.data.sources._tables import (
     check_allowed,
     check_unique,
+    expect_file,
+    not_found,
     parse_chexpert_value,
     read_table,
     resolve_image,
 )
+
+RELEASES: tuple[str, ...] = ("CheXpert-v1.0-small", "CheXpert-v1.0")
+"""The two image releases: downsampled JPEGs (about 11 GB) and full resolution (about 440 GB); each has its own CSVs."""
+
+
+def release_mismatch(root: Path, rel: str) -> str:
+    """Why a CSV path cannot be found under ``root`` when the CSV is of the other release, else ""."""
+    first = Path(rel.replace("\\", "/")).parts[0] if rel.strip() else ""
+    if first not in RELEASES:
+        return ""
+    other = RELEASES[1 - RELEASES.index(first)]
+    if root.name == other or (root / other).is_dir():
+        kind = "downsampled (-small)" if first.endswith("-small") else "full-resolution"
+        return (f" The CSV lists the {kind} release ({first}/...) but {root} holds {other}: use the train.csv / "
+                f"valid.csv that came with these images")
+    return ""
 
 CHEXPERT_COLUMNS: tuple[str, ...] = ("Path", "Sex", "Age", "Frontal/Lateral", "AP/PA", *CHEXPERT_LABELS)
 _PATH_RE = re.compile(r"(patient\d+)/(study\d+)/view(\d+)_(frontal|lateral)\.\w+$")
@@ -65,9 +83,12 @@ def load_chexpert(
         DataError: missing column, duplicated Path, a label outside {1, 0, -1, blank}, a Frontal/Lateral value
             other than Frontal/Lateral or disagreeing with the file name, a missing image.
     """
-    csv_path = Path(csv_path)
+    csv_path = expect_file(Path(csv_path), ("train.csv", "valid.csv"), "CheXpert's train.csv or valid.csv")
     root = Path(image_root) if image_root is not None else csv_path.parent.parent
     split = split or ("validate" if csv_path.name.lower().startswith("valid") else "train")
+    if not csv_path.is_file():
+        raise not_found(csv_path, "CheXpert's train.csv or valid.csv (inside CheXpert-v1.0-small/ or "
+                        "CheXpert-v1.0/)", csv_path.parent, csv_path.name)
     df = read_table(csv_path, CHEXPERT_COLUMNS)
     check_unique(df, "Path", csv_path)
     studies: dict[tuple[str, str], dict] = {}
@@ -81,7 +102,13 @@ def load_chexpert(
             raise DataError(f"Frontal/Lateral says {fl} but the file name says {view}", file=csv_path, row=i,
                             field="Frontal/Lateral")
         labels = {o: parse_chexpert_value(row[o], csv_path, i, o) for o in CHEXPERT_LABELS}
-        path = resolve_image(root, row["Path"], csv_path, i, "Path", check=check_files)
+        try:
+            path = resolve_image(root, row["Path"], csv_path, i, "Path", check=check_files)
+        except DataError as e:
+            hint = release_mismatch(root, row["Path"])
+            if not hint:
+                raise
+            raise DataError(f"{e.message}.{hint}", file=csv_path, row=i, field="Path") from None
         entry = studies.setdefault((patient, study), {"labels": labels, "views": []})
         entry["views"].append((view, view_no, path, f"{patient}/{study}/view{view_no}"))
     records = []

@@ -54,7 +54,12 @@ def find_csv(root: Path, name: str) -> Path:
         p = root / f"{PREFIX}-{name}{suffix}"
         if p.is_file():
             return p
-    raise DataError(f"missing CSV (also looked for {PREFIX}-{name}.csv.gz)", file=root / f"{PREFIX}-{name}.csv")
+    from clinvla_kit.data.sources._tables import not_found
+
+    raise not_found(root / f"{PREFIX}-{name}.csv",
+                    f"{PREFIX}-{name}.csv or .csv.gz in the MIMIC-CXR-JPG folder (the one that holds the "
+                    f"{PREFIX}-*.csv.gz files and files/p10 ... p19), given as {root}", root, f"{PREFIX}-{name}.csv*",
+                    what="CSV")
 
 
 def read_csv(path: Path, required: tuple[str, ...]):

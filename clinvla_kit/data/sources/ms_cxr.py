@@ -21,7 +21,10 @@ import pandas as pd
 
 from clinvla_kit.data.errors import DataError
 from clinvla_kit.data.paths import inside_root
-from clinvla_kit.data.sources._tables import check_allowed, parse_float, read_table, resolve_image
+from clinvla_kit.data.sources._tables import check_allowed, find_below, parse_float, read_table, resolve_image
+
+_IMAGE_ROOT_HINT = ("image_root must be the MIMIC-CXR-JPG folder that holds files/p10 ... p19 (the CSV's paths "
+                    "and ids are relative to it)")
 
 MS_CXR_COLUMNS: tuple[str, ...] = (
     "dicom_id", "category_name", "label_text", "path", "x", "y", "w", "h", "image_width", "image_height",
@@ -51,7 +54,10 @@ def load_ms_cxr(csv_path: str | Path, image_root: str | Path, check_files: bool 
                             row=i, field="x")
         key = (row["dicom_id"].strip(), row["category_name"].strip(), phrase)
         if key not in groups:
-            path = resolve_image(root, row["path"], csv_path, i, "path", check=check_files)
+            try:
+                path = resolve_image(root, row["path"], csv_path, i, "path", check=check_files)
+            except DataError as e:
+                raise DataError(f"{e.message}; {_IMAGE_ROOT_HINT}", file=csv_path, row=i, field="path") from None
             groups[key] = {"path": path, "dicom_id": key[0], "category": key[1], "phrase": phrase, "boxes": [],
                            "image_width": iw, "image_height": ih, "split": row.get("split", "").strip()}
         groups[key]["boxes"].append((x, y, w, h))
@@ -96,7 +102,7 @@ def load_ms_cxr_t(csv_path: str | Path, image_root: str | Path, check_files: boo
         for field, p in (("dicom_id", cur), ("previous_dicom_id", prior)):
             inside_root(root, p, csv_path, i, field, cell=row[field])  # no "../" or absolute ids
             if check_files and not p.is_file():
-                raise DataError(f"image not found: {p}", file=csv_path, row=i, field=field)
+                raise DataError(f"image not found: {p}; {_IMAGE_ROOT_HINT}", file=csv_path, row=i, field=field)
         if long_form:
             finding = check_allowed(row["finding"].strip(), MS_CXR_T_FINDINGS, csv_path, i, "finding")
             pairs = [(finding, row["label"].strip(), "label")]
@@ -115,7 +121,10 @@ def _find_csv(root: Path, patterns: tuple[str, ...], what: str) -> Path:
         hits = sorted(root.glob(pattern))
         if hits:
             return hits[-1]  # the highest version when several are present
-    raise DataError(f"no {what} found (looked for {list(patterns)})", file=root)
+    deeper = find_below(root, patterns[0], depth=4)
+    hint = f". Found {deeper[0]}: point at {deeper[0].parent} instead" if deeper else ""
+    raise DataError(f"no {what} found; expected {patterns[0]} in {root} or one folder below (looked for "
+                    f"{list(patterns)}){hint}", file=root)
 
 
 def _image_root(csv_path: Path, root: Path) -> Path:

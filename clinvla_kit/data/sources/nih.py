@@ -17,7 +17,10 @@ from pathlib import Path
 import pandas as pd
 
 from clinvla_kit.data.errors import DataError
-from clinvla_kit.data.sources._tables import check_allowed, check_unique, read_table
+from clinvla_kit.data.sources._tables import check_allowed, check_unique, find_below, not_found, read_table
+
+DATA_ENTRY_NAMES: tuple[str, ...] = ("Data_Entry_2017.csv", "Data_Entry_2017_v2020.csv")
+"""The label table of the 2017 release and of the 2020 re-release (same columns); either is read."""
 
 NIH_LABELS: tuple[str, ...] = (
     "Atelectasis", "Cardiomegaly", "Effusion", "Infiltration", "Mass", "Nodule", "Pneumonia", "Pneumothorax",
@@ -49,10 +52,16 @@ def load_nih(directory: str | Path, check_files: bool = True) -> pd.DataFrame:
             Finding" combined with another label, a view other than PA/AP, a missing image.
     """
     directory = Path(directory)
-    csv_path = directory / "Data_Entry_2017.csv"
-    if not csv_path.is_file():  # the 2020 re-release renamed it
-        alt = directory / "Data_Entry_2017_v2020.csv"
-        csv_path = alt if alt.is_file() else csv_path
+    csv_path = next((directory / n for n in DATA_ENTRY_NAMES if (directory / n).is_file()), None)
+    if csv_path is None:
+        others = sorted(p.name for p in directory.glob("Data_Entry*")) if directory.is_dir() else []
+        if others:
+            raise DataError(f"found {others} but expected one of {list(DATA_ENTRY_NAMES)} (the 2017 release or its "
+                            "2020 re-release; unzip a .gz, or rename a renamed copy back)", file=directory)
+        hits = [h for n in DATA_ENTRY_NAMES for h in find_below(directory, n)]
+        raise not_found(directory / DATA_ENTRY_NAMES[0],
+                        f"{DATA_ENTRY_NAMES[0]} (2017 release) or {DATA_ENTRY_NAMES[1]} (2020 re-release) beside "
+                        "the images*/ folders", directory if hits else None, hits[0].name if hits else None)
     df = read_table(csv_path, NIH_COLUMNS)
     check_unique(df, "Image Index", csv_path)
     found = index_images(directory) if check_files else {}

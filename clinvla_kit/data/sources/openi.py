@@ -11,8 +11,10 @@ Two published layouts, both read here:
   Frontal/Lateral) with images in ``images/images_normalized/``.
 
 Open-I has no CheXpert labels: they come from the kit's rule-based labeler (``label_report``), so they are noisy.
-Reports with neither findings nor impression, and (XML) reports without any image, exist in the real release;
-``on_empty="skip"`` drops them (with a warning naming how many), the default raises naming the file or row.
+Reports with neither findings nor impression, and (XML) reports without any image, exist in the real release (of
+its 3,955 XML reports, 129 are such: ``tests/data/sources/test_published_files.py`` checks it on the real file), so
+the default ``on_empty="skip"`` drops them and says how many in one summary warning; ``on_empty="raise"`` (strict,
+for a curated copy) raises at the first one, naming the file or row.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from clinvla_kit.config import SLOTS
 from clinvla_kit.data.errors import DataError
 from clinvla_kit.data.labeler import label_report
 from clinvla_kit.data.records import StudyRecord
-from clinvla_kit.data.sources._tables import check_allowed, check_unique, read_table
+from clinvla_kit.data.sources._tables import check_allowed, check_unique, find_below, not_found, read_table
 
 REPORT_COLUMNS: tuple[str, ...] = ("uid", "findings", "impression")
 PROJECTION_COLUMNS: tuple[str, ...] = ("uid", "filename", "projection")
@@ -48,36 +50,49 @@ def _record(uid: str, views: list[tuple[str, Path, str]], report: str, split: st
                        labels=label_report(report), split=split, report_path=src)
 
 
+ON_EMPTY: tuple[str, ...] = ("skip", "raise", "error")
+"""What a loader does with an empty report: skip and count it (default), or raise ("error" is an old alias)."""
+
+
 def _check_on_empty(on_empty: str) -> None:
-    if on_empty not in ("error", "skip"):
-        raise ValueError(f"on_empty must be 'error' or 'skip', got {on_empty!r}")
+    if on_empty not in ON_EMPTY:
+        raise ValueError(f"on_empty must be one of {list(ON_EMPTY)}, got {on_empty!r}")
 
 
-def _empty(on_empty: str, message: str, file: Path, row: int | None, field: str, skipped: list[str]) -> None:
-    if on_empty == "error":
+def _empty(on_empty: str, message: str, file: Path, row: int | None, field: str,
+           skipped: list[tuple[str, str]]) -> None:
+    if on_empty in ("raise", "error"):
         raise DataError(message, file=file, row=row, field=field)
-    skipped.append(f"{file.name}" + (f" row {row}" if row else ""))
+    reason = "no image" if "image" in message.lower() else "no findings and no impression"
+    skipped.append((f"{file.name}" + (f" row {row}" if row else ""), reason))
 
 
-def _warn_skipped(skipped: list[str]) -> None:
+def _warn_skipped(skipped: list[tuple[str, str]]) -> None:
+    """One summary warning for every skipped report: how many, why, and the first few names."""
     if skipped:
-        warnings.warn(f"Open-I: skipped {len(skipped)} reports with no findings and no impression, or no image "
-                      f"(first: {skipped[:3]})", stacklevel=3)
+        reasons = {r: sum(1 for _, x in skipped if x == r) for r in dict.fromkeys(x for _, x in skipped)}
+        why = ", ".join(f"{n} with {r}" for r, n in reasons.items())
+        warnings.warn(f"Open-I: skipped {len(skipped)} reports ({why}; first: {[n for n, _ in skipped[:3]]}; "
+                      "on_empty='raise' stops at the first instead)", stacklevel=3)
 
 
 def load_openi_csv(
-    directory: str | Path, images_dir: str | Path | None = None, split: str = "test", on_empty: str = "error",
+    directory: str | Path, images_dir: str | Path | None = None, split: str = "test", on_empty: str = "skip",
     check_files: bool = True,
 ) -> list[StudyRecord]:
     """The CSV variant -> one record per uid with its first frontal and first lateral image.
 
     Raises:
         DataError: missing column or file, duplicated uid or filename, projection other than Frontal/Lateral, a
-            projection naming an unknown uid, a missing image, an empty report (unless ``on_empty="skip"``).
+            projection naming an unknown uid, a missing image, an empty report (only with ``on_empty="raise"``).
     """
     directory = Path(directory)
     _check_on_empty(on_empty)
     reports_csv, proj_csv = directory / "indiana_reports.csv", directory / "indiana_projections.csv"
+    for f in (reports_csv, proj_csv):
+        if not f.is_file():
+            raise not_found(f, "the Kaggle variant's folder holding indiana_reports.csv, indiana_projections.csv "
+                            "and images/images_normalized/", directory, f.name)
     reports = read_table(reports_csv, REPORT_COLUMNS)
     check_unique(reports, "uid", reports_csv)
     proj = read_table(proj_csv, PROJECTION_COLUMNS)
@@ -96,7 +111,8 @@ def load_openi_csv(
         view = check_allowed(row["projection"].strip(), ("Frontal", "Lateral"), proj_csv, i, "projection").lower()
         path = images / row["filename"].strip()
         if check_files and not path.is_file():
-            raise DataError(f"image not found: {path}", file=proj_csv, row=i, field="filename")
+            raise DataError(missing_image(path, "the Kaggle variant's images"), file=proj_csv, row=i,
+                            field="filename")
         views.setdefault(uid, []).append((view, path, row["filename"].strip()))
     records, skipped = [], []
     for i, row in enumerate(reports.to_dict("records"), start=1):
@@ -112,6 +128,20 @@ def load_openi_csv(
     return records
 
 
+def missing_image(path: Path, release: str) -> str:
+    """The message for a missing Open-I image; names a same-stem file of another format when there is one
+    (the NLM release is PNG, ``NLMCXR_png.tgz``; JPEG and DICOM copies circulate too)."""
+    stem = path.name[: -len(".png")] if path.name.endswith(".png") else path.stem
+    others = sorted(p.name for p in path.parent.glob(f"{stem}.*") if p.suffix.lower() != ".png") \
+        if path.parent.is_dir() else []
+    if others:
+        return (f"image not found: {path}; found {others[0]} instead: this loader reads {release} as PNG "
+                f"(<id>.png). Convert the images to PNG, or use the PNG release")
+    if not path.parent.is_dir():
+        return f"image not found: {path} (the image folder {path.parent} does not exist; pass images_dir)"
+    return f"image not found: {path}"
+
+
 def _xml_view(caption: str) -> str | None:
     """Frontal/lateral from an image caption when it says so ("Xray Chest PA and Lateral" says both: None)."""
     c = caption.lower()
@@ -122,7 +152,7 @@ def _xml_view(caption: str) -> str | None:
 
 def load_openi_xml(
     directory: str | Path, images_dir: str | Path | None = None, projections_csv: str | Path | None = None,
-    split: str = "test", on_empty: str = "error", check_files: bool = True,
+    split: str = "test", on_empty: str = "skip", check_files: bool = True,
 ) -> list[StudyRecord]:
     """The NLM release: ``directory/ecgen-radiology/*.xml`` + ``images_dir`` (default ``directory/NLMCXR_png``).
 
@@ -131,14 +161,15 @@ def load_openi_xml(
             are matched to ``parentImage`` ids, for a reliable frontal/lateral assignment.
 
     Raises:
-        DataError: an unparsable XML, an image file missing, an empty report (unless ``on_empty="skip"``).
+        DataError: an unparsable XML, an image file missing, an empty report (only with ``on_empty="raise"``).
     """
     directory = Path(directory)
     _check_on_empty(on_empty)
     xml_dir = directory / "ecgen-radiology"
     files = sorted(xml_dir.glob("*.xml"), key=lambda p: (len(p.stem), p.stem))
     if not files:
-        raise DataError("no report XML files (*.xml) found", file=xml_dir)
+        raise not_found(xml_dir, "the Open-I folder holding ecgen-radiology/<n>.xml (NLMCXR_reports.tgz unpacked) "
+                        "and NLMCXR_png/", directory, "ecgen-radiology", what="report XML files (*.xml)")
     images = Path(images_dir) if images_dir is not None else directory / "NLMCXR_png"
     projection: dict[str, str] = {}
     if projections_csv is not None:
@@ -166,7 +197,7 @@ def load_openi_xml(
             image_id = img.get("id", "")
             path = images / f"{image_id}.png"
             if check_files and not path.is_file():
-                raise DataError(f"image not found: {path}", file=f, field="parentImage")
+                raise DataError(missing_image(path, "NLM's release (NLMCXR_png)"), file=f, field="parentImage")
             view = projection.get(image_id.split("CXR", 1)[-1]) or projection.get(image_id)
             view = view or _xml_view(img.findtext("caption") or "")
             if view is None:

@@ -7,8 +7,12 @@ Published layout::
     stage_2_train_images/<patientId>.dcm
 
 Two evaluation splits circulate and give different numbers, so the split is always named:
-- ``"test_list"``: the MRM / ALTA lists, ``test_list.txt`` (and, if present, ``train_list.txt``/``val_list.txt``)
-  next to the CSV, one patientId (or ``<patientId>.dcm``/``.png`` file name) per line.
+- ``"test_list"``: the MRM / ALTA lists next to the CSV: ``test_list.txt`` (3,000 lines) and, if present,
+  ``val_list.txt`` / ``train_list.txt``. Their released format is one image per line, ``<path> <label>``, space
+  separated, e.g. ``stage_2_test_images/<patientId>.dcm 1``, the path relative to the RSNA folder and the label
+  0/1 on the line. Their ids are stage-2 *test* images, which are not in ``stage_2_train_labels.csv`` (Kaggle
+  never released those labels), so each listed image takes the list's own label and path, and has no boxes. A
+  line without a label (a bare patientId or file name, an older variant) is looked up in the train labels.
 - ``"gloria"``: GLoRIA's protocol, 70/15/15 by patient with seed 0, recomputed by ``gloria_rsna_split``. It
   reproduces the protocol's proportions and seed, not necessarily GLoRIA's exact patient ids.
 """
@@ -21,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from clinvla_kit.data.errors import DataError
-from clinvla_kit.data.sources._tables import check_allowed, parse_float, read_table
+from clinvla_kit.data.sources._tables import check_allowed, not_found, parse_float, read_table
 
 LABELS_CSV = "stage_2_train_labels.csv"
 IMAGES_DIR = "stage_2_train_images"
@@ -45,18 +49,46 @@ def gloria_rsna_split(patient_ids, seed: int = 0) -> dict[str, list[str]]:
     }
 
 
-def read_id_list(path: Path) -> list[str]:
-    """Ids of a split list file: one per line, file names reduced to their stem, blank lines skipped."""
+SPLIT_LISTS: tuple[tuple[str, str], ...] = (("validate", "val_list.txt"), ("train", "train_list.txt"),
+                                            ("test", "test_list.txt"))
+"""(split name, MRM/ALTA list file) in the order they are read; an id listed twice is an error."""
+
+
+def read_split_list(path: Path) -> list[tuple[str, str | None, int | None, int]]:
+    """Entries of an MRM/ALTA split list: [(patientId, relative path or None, label or None, line number)].
+
+    A line is ``<path> <label>`` (``stage_2_test_images/<id>.dcm 0``) or, in older variants, a bare id or file
+    name without a label; blank lines are skipped.
+
+    Raises:
+        DataError: missing or empty file, a line with more than two fields, a label other than 0/1, naming the
+            file, line (``row``) and field.
+    """
     if not path.is_file():
-        raise DataError("split list not found (the MRM/ALTA split needs test_list.txt next to the CSV)", file=path)
+        raise DataError("split list not found (the MRM/ALTA split needs test_list.txt next to the CSV; "
+                        "--rsna-split gloria needs no list)", file=path)
     out = []
-    for line in path.read_text().splitlines():
-        token = line.strip().split()[0] if line.strip() else ""
-        if token:
-            out.append(Path(token.replace("\\", "/")).name.split(".")[0])
+    for i, line in enumerate(path.read_text().splitlines(), start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) > 2:
+            raise DataError(f"expected '<path> <label>' (e.g. 'stage_2_test_images/<patientId>.dcm 1'), got "
+                            f"{len(parts)} fields: {line.strip()!r}", file=path, row=i, field="line")
+        token = parts[0].replace("\\", "/")
+        label = None
+        if len(parts) == 2:
+            label = int(check_allowed(parts[1].split(".")[0], ("0", "1"), path, i, "label"))
+        rel = token if ("/" in token or token.lower().endswith((".dcm", ".png", ".jpg"))) else None
+        out.append((Path(token).name.split(".")[0], rel, label, i))
     if not out:
         raise DataError("split list is empty", file=path)
     return out
+
+
+def read_id_list(path: Path) -> list[str]:
+    """Ids of a split list file (``read_split_list`` without paths and labels)."""
+    return [pid for pid, _, _, _ in read_split_list(path)]
 
 
 def check_dicom_header(path: Path, patient_id: str) -> None:
@@ -87,7 +119,7 @@ def load_rsna(
 
     Args:
         directory: folder with ``stage_2_train_labels.csv`` (and ``test_list.txt`` for ``split="test_list"``).
-        split: "test_list" (MRM/ALTA lists; patients not listed in any list are "train") or "gloria".
+        split: "test_list" (MRM/ALTA lists; the train-label patients not in any list are "train") or "gloria".
         images_dir: DICOM folder (default ``directory/stage_2_train_images``).
         check_files: check each DICOM exists.
         check_headers: also read each DICOM header (``check_dicom_header``); slower, used by ``validate``.
@@ -98,13 +130,17 @@ def load_rsna(
 
     Raises:
         DataError: a missing column or file, a Target outside {0, 1}, a positive row without a box, a negative
-            patient listed twice, a patient with both 0 and 1 rows, an id in a split list but not in the CSV.
+            patient listed twice, a patient with both 0 and 1 rows; in a split list: a bad line or label, an id
+            listed twice, an unlabelled id not in the CSV, a path outside the RSNA folder, a missing image.
     """
     directory = Path(directory)
     if split not in SPLITS:
         raise ValueError(f"split {split!r} not in the allowed set {list(SPLITS)}")
     csv_path = directory / LABELS_CSV
     images = Path(images_dir) if images_dir is not None else directory / IMAGES_DIR
+    if not csv_path.is_file():
+        raise not_found(csv_path, f"the RSNA folder holding {LABELS_CSV} and {IMAGES_DIR}/ (Kaggle's "
+                        "rsna-pneumonia-detection-challenge download, unzipped)", directory, LABELS_CSV)
     df = read_table(csv_path, RSNA_COLUMNS)
     patients: dict[str, dict] = {}
     for i, row in enumerate(df.to_dict("records"), start=1):
@@ -126,28 +162,59 @@ def load_rsna(
             raise DataError(f"box has non-positive size {box}", file=csv_path, row=i, field="width")
         entry["boxes"].append(box)
     ids = sorted(patients)
+    listed: dict[str, dict] = {}  # patientId -> {split, path, target, file, row} from the MRM/ALTA lists
     if split == "gloria":
         assign = {p: s for s, members in gloria_rsna_split(ids).items() for p in members}
     else:
         assign = {p: "train" for p in ids}
-        for name, fname in (("validate", "val_list.txt"), ("train", "train_list.txt"), ("test", "test_list.txt")):
+        root = directory.resolve()
+        for name, fname in SPLIT_LISTS:
             path = directory / fname
             if name != "test" and not path.is_file():
                 continue
-            for pid in read_id_list(path):
-                if pid not in patients:
-                    raise DataError(f"id {pid!r} is not in {LABELS_CSV}", file=path, field="patientId")
-                assign[pid] = name
+            for pid, rel, label, line in read_split_list(path):
+                if pid in listed:
+                    first = listed[pid]
+                    raise DataError(f"id {pid!r} is listed twice (first in {first['file'].name} line "
+                                    f"{first['row']})", file=path, row=line, field="patientId")
+                if label is None:
+                    if pid not in patients:
+                        raise DataError(f"id {pid!r} is not in {LABELS_CSV} and its line has no label",
+                                        file=path, row=line, field="patientId")
+                    assign[pid] = name
+                    listed[pid] = {"file": path, "row": line, "csv": True}
+                    continue
+                image = directory / rel if rel is not None else images / f"{pid}.dcm"
+                if root not in image.resolve().parents:
+                    raise DataError(f"image path {rel!r} points outside the RSNA folder {directory}", file=path,
+                                    row=line, field="path")
+                listed[pid] = {"file": path, "row": line, "csv": False, "split": name, "path": image,
+                               "target": label}
     rows = []
     for pid in ids:
         entry = patients[pid]
+        if pid in listed and not listed[pid]["csv"]:
+            continue  # a labelled list line wins over the train labels: its own path and label
         path = images / f"{pid}.dcm"
         if check_files and not path.is_file():
-            raise DataError(f"image not found: {path}", file=csv_path, row=entry["row"], field="patientId")
+            raise DataError(f"image not found: {path} (expected {IMAGES_DIR}/<patientId>.dcm under the RSNA "
+                            "folder, or pass images_dir)", file=csv_path, row=entry["row"], field="patientId")
         if check_headers:
             check_dicom_header(path, pid)
         rows.append({"path": path, "patient_id": pid, "target": entry["target"], "boxes": entry["boxes"],
                      "split": assign[pid]})
+    for pid, e in sorted(listed.items()):
+        if e["csv"]:
+            continue
+        if check_files and not e["path"].is_file():
+            raise DataError(f"image not found: {e['path']} (the list's paths are relative to the RSNA folder "
+                            f"{directory})", file=e["file"], row=e["row"], field="path")
+        if check_headers:
+            check_dicom_header(e["path"], pid)
+        boxes = patients[pid]["boxes"] if pid in patients else []
+        rows.append({"path": e["path"], "patient_id": pid, "target": e["target"], "boxes": boxes,
+                     "split": e["split"]})
+    rows.sort(key=lambda r: r["patient_id"])
     return pd.DataFrame(rows, columns=["path", "patient_id", "target", "boxes", "split"])
 
 

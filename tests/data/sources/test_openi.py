@@ -65,20 +65,47 @@ def test_xml_without_projection_warns_and_uses_order(tmp_path):
 def test_xml_errors(tmp_path):
     make_xml(tmp_path, 1, "", "")
     with pytest.raises(DataError) as e:
-        load_openi_xml(tmp_path)
+        load_openi_xml(tmp_path, on_empty="raise")
     assert e.value.file.name == "1.xml" and "empty report" in str(e.value)
     with pytest.warns(UserWarning, match="skipped 1"):
         assert load_openi_xml(tmp_path, on_empty="skip") == []
     make_xml(tmp_path, 3, "Normal heart.", "", captions=())  # a report without any image
     (tmp_path / "ecgen-radiology" / "1.xml").unlink()
     with pytest.raises(DataError, match="no parentImage"):
-        load_openi_xml(tmp_path, on_empty="error")
+        load_openi_xml(tmp_path, on_empty="error")  # the old name of "raise" still works
+    with pytest.raises(ValueError, match="on_empty must be one of"):
+        load_openi_xml(tmp_path, on_empty="ignore")
     make_xml(tmp_path, 1, "", "")
     with pytest.warns(UserWarning, match="skipped 2"):
         assert load_openi_xml(tmp_path, on_empty="skip") == []
     (tmp_path / "ecgen-radiology" / "2.xml").write_text("<eCitation><uId")
     with pytest.raises(DataError, match="not well-formed"):
         load_openi_xml(tmp_path, on_empty="skip")
+
+
+def test_xml_default_skips_empty_reports_with_one_summary_warning(tmp_path):
+    make_xml(tmp_path, 1, "Heart size normal.", "No acute disease.")
+    make_xml(tmp_path, 2, "", "")
+    make_xml(tmp_path, 3, "   ", "")
+    with pytest.warns(UserWarning) as caught:
+        recs = load_openi_xml(tmp_path)
+    assert [r.study_id for r in recs] == ["CXR1"]
+    skipped = [w for w in caught if "skipped" in str(w.message)]
+    assert len(skipped) == 1 and "skipped 2 " in str(skipped[0].message)
+    assert "2.xml" in str(skipped[0].message) and "3.xml" in str(skipped[0].message)
+
+
+def test_xml_deid_token_reaches_neither_labeler_nor_cleaned_text(tmp_path):
+    from clinvla_kit.data.labeler import find_mentions
+    from clinvla_kit.data.reports import clean_report
+
+    make_xml(tmp_path, 1, "There are no XXXX of a pleural effusion. There is no XXXX.", "Normal chest x-XXXX.")
+    (rec,) = load_openi_xml(tmp_path)
+    assert "XXXX" in rec.report  # the record keeps the release's text as it is
+    assert rec.labels["Pleural Effusion"] == 0.0 and rec.labels["No Finding"] == 1.0
+    assert all("xxxx" not in m.sentence for m in find_mentions(rec.report))
+    cleaned = clean_report(rec.report)
+    assert "XXXX" not in cleaned and "x-ray" in cleaned
 
 
 def make_csv(tmp: Path) -> Path:
