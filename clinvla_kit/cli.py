@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("synth", "generate the SynthCXR data set in MIMIC-CXR-JPG format"),
     "validate": ("validate", "check a data directory and name every bad file, row or field"),
     "pretrain-mae": ("pretrain_mae", "masked-image (MAE) pretraining of the image tower"),
+    "pretrain-mrm": ("pretrain_mrm", "masked-record pretraining (MAE + report MLM on the image) of the image tower"),
     "pretrain-mlm": ("pretrain_mlm", "masked-language pretraining of a small report BERT"),
     "pretrain-text": ("pretrain_text", "adapt a text encoder (BERT or LLM) to report styles: MLM + supervised contrastive"),
     "train": ("train", "ClinVLA alignment training (CPU, one GPU, or torchrun)"),

@@ -74,6 +74,9 @@ class VisionCfg:
     # "max" (per-channel maximum over patches) keeps a focal finding at full strength; see model/pooling.py.
     pooling: str = "cls"
     freeze_backbone: bool = True
+    # A frozen backbone must come pretrained (``checkpoint``, ``--init-vision`` or ``pretrained``): adapters on a
+    # frozen random ViT learn little, so `train` refuses that unless this is set (tests, deliberate baselines).
+    allow_random_frozen: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,12 @@ class AdapterCfg:
     """
 
     bottleneck: int = 64
+    # Width of the ViT block adapters (serial + parallel); None = ``bottleneck``. ALTA uses a quarter of the ViT's
+    # width (192 on ViT-B); the paper's 64 is the default.
+    vision_bottleneck_dim: int | None = None
+    activation: str = "relu"  # "relu" (the paper) | "gelu" (ALTA's adapters)
+    # ALTA also trains the frozen ViT's LayerNorms and its CLS token (a few thousand parameters): on where True.
+    train_vision_norms: bool = False
     transformer_adapt_towers: tuple[str, ...] = ("text", "vision")
     invertible_towers: tuple[str, ...] = ("text", "vision")
     vision_bottleneck: bool = True  # serial after attention + parallel beside the MLP (scale 0.5)
@@ -126,6 +135,7 @@ class LossCfg:
     init_logit_scale: float = 1.0 / 0.07
     mae_weight: float = 0.0
     mlm_weight: float = 0.0
+    mlm_mask_prob: float = 0.5  # share of report words masked by the MLM term (ALTA: 0.5; BERT pretraining: 0.15)
     local_chunk: int = 16  # reports per chunk in the vectorised local loss (bounds memory)
 
 
@@ -185,6 +195,24 @@ class MAECfg:
 
 
 @dataclass(frozen=True)
+class MRMCfg:
+    """Masked-record modelling (``clinvla-kit pretrain-mrm``; Zhou et al. 2023, ALTA's starting point): MAE on the
+    study's views plus masked-language modelling of its report, conditioned on the image's global token.
+
+    The batch size, learning rate, steps and the pixel decoder come from ``mae`` (the same MAE term); these fields
+    shape the report branch only, which is thrown away after pretraining (only the ViT is kept and shipped).
+    Why the report branch: an MAE alone learns to paint patches; predicting the masked finding words of the report
+    from the image's global token makes that token carry the findings, which is what alignment then needs.
+    """
+
+    mlm_weight: float = 1.0
+    mask_prob: float = 0.5  # ALTA/MRM mask half of the report's words (BERT: 15 %)
+    text_dim: int = 192
+    text_depth: int = 2
+    text_heads: int = 4
+
+
+@dataclass(frozen=True)
 class MLMCfg:
     """Masked-language pretraining of a small report BERT of our own (``clinvla-kit pretrain-mlm``), used when
     ``model.text.name_or_path`` is "mlm" (the alternative to the shipped pretrained MiniLM)."""
@@ -212,6 +240,7 @@ class RunCfg:
     loss: LossCfg = field(default_factory=LossCfg)
     train: TrainCfg = field(default_factory=TrainCfg)
     mae: MAECfg = field(default_factory=MAECfg)
+    mrm: MRMCfg = field(default_factory=MRMCfg)
     mlm: MLMCfg = field(default_factory=MLMCfg)
 
 
@@ -258,7 +287,7 @@ def load_config(path: str | Path) -> RunCfg:
     return from_dict(data)
 
 
-PRESETS: tuple[str, ...] = ("tiny", "small", "paper")
+PRESETS: tuple[str, ...] = ("tiny", "clip-scratch", "small", "paper")
 
 
 def load_preset(name: str) -> RunCfg:

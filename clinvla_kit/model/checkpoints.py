@@ -124,8 +124,11 @@ def load_vit_state(vit: nn.Module, state: dict[str, torch.Tensor], source: str) 
 
 
 def load_vit_checkpoint(vit: nn.Module, path: str | Path) -> None:
-    """Load a local checkpoint file (or a run directory holding ``encoder.safetensors``/``model.safetensors``)."""
-    path = Path(path)
+    """Load a shipped encoder by name (``clinvla_kit.weights``), a local checkpoint file, or a run directory holding
+    ``encoder.safetensors``/``model.safetensors``."""
+    from clinvla_kit.weights import resolve_checkpoint
+
+    path = resolve_checkpoint(path)
     if path.is_dir():
         for name in ENCODER_FILES:
             if (path / name).is_file():

@@ -20,7 +20,8 @@ from clinvla_kit.model.heads import ProjectionHeads, Temperatures
 from clinvla_kit.model.mae import MAEDecoder, mae_loss
 from clinvla_kit.model.outputs import ClinVLAOutput, TextOutput, VisionOutput
 from clinvla_kit.model.params import group_of
-from clinvla_kit.model.text import TextTower, mlm_loss
+from clinvla_kit.model.mlm_head import ConditionedMLMHead, conditioned_mlm_loss
+from clinvla_kit.model.text import TextTower, resolve_text_source
 from clinvla_kit.model.vision import VisionTower, patch_pixels
 
 WEIGHTS = "model.safetensors"
@@ -30,7 +31,7 @@ TEXT_CONFIG_DIR = "text_model"  # the text backbone's HF config (config.json at 
 def architecture_diff(a: RunCfg, b: RunCfg) -> list[str]:
     """Config differences that change the weights' layout: model.*, data.image_size and the loss fields that add
     modules or parameters. (Training fields such as lr never make a checkpoint unloadable.)"""
-    keep = ("model.", "data.image_size", "loss.learn_local_temps", "loss.mae_weight")
+    keep = ("model.", "data.image_size", "loss.learn_local_temps", "loss.mae_weight", "loss.mlm_weight")
     return [d for d in diff_configs(a, b) if d.startswith(keep)]
 
 
@@ -57,6 +58,11 @@ class ClinVLA(nn.Module):
             MAEDecoder(self.vision.dim, self.vision.num_patches, p * p * chans, cfg.mae)
             if cfg.loss.mae_weight > 0 else nn.Identity()
         )
+        self.mlm_head: nn.Module = nn.Identity()
+        if cfg.loss.mlm_weight > 0:
+            vocab = self.text.backbone.get_input_embeddings().weight.shape[0]
+            source = text_dir if text_dir is not None else resolve_text_source(cfg.model.text.name_or_path)
+            self.mlm_head = ConditionedMLMHead.from_source(source, self.text.dim, self.vision.dim, vocab)
 
     # -- features ---------------------------------------------------------------------------------------------
     def forward_features(self, batch: Batch) -> tuple[VisionOutput, TextOutput]:
@@ -74,7 +80,8 @@ class ClinVLA(nn.Module):
             p = patch_pixels(self.vision.vit)[0]
             extra["mae"] = mae_loss(pred, views.images, views.keep, p, self.cfg.mae.norm_pix_loss)
         if self.cfg.loss.mlm_weight > 0 and self.training:  # a second, masked text pass (only when weighted)
-            extra["mlm"] = mlm_loss(self.text, batch.input_ids, batch.attention_mask)
+            extra["mlm"] = conditioned_mlm_loss(self.text, self.mlm_head, batch.input_ids, batch.attention_mask,
+                                                vis.global_emb, prob=self.cfg.loss.mlm_mask_prob)
         return ClinVLAOutput(
             img_global=self.heads.img_global(vis.global_emb),
             txt_global=self.heads.txt_global(txt.global_emb),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
+from clinvla_kit.model.vision import is_norm_or_cls
+
 GROUPS: tuple[str, ...] = (
     "language_adapter", "task_adapter", "vision_adapter", "invertible_adapter", "heads", "temperature",
     "backbone", "lora",
@@ -30,6 +32,8 @@ def group_of(name: str) -> str:
         or name.split(".")[1] in ("view_embed", "time_embed", "missing_token")
     ):
         return "vision_adapter"
+    if name.startswith("vision.vit.") and is_norm_or_cls(name[len("vision.vit."):]):
+        return "vision_adapter"  # trained only with adapters.train_vision_norms (ALTA), at the adapters' lr
     if name.startswith(("heads.", "mae_decoder.", "mlm_")):
         return "heads"
     if name.startswith("temps."):

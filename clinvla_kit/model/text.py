@@ -134,7 +134,8 @@ class TextTower(nn.Module):
                                  "model.adapters.lora need a BERT-family encoder; adapt it with `clinvla-kit "
                                  "pretrain-text --lora` and turn the text adapters off")
         else:
-            add_transformer_adapt(self.backbone, self.dim, adapters.bottleneck, enabled=ta_on)
+            add_transformer_adapt(self.backbone, self.dim, adapters.bottleneck, enabled=ta_on,
+                                  activation=adapters.activation)
         inv_on = "text" in adapters.invertible_towers and not adapters.lora
         self.invertible: nn.Module = (
             InvertibleAdapter(self.dim, init=adapters.invertible_init) if inv_on else nn.Identity()
@@ -197,17 +198,3 @@ def mask_for_mlm(
     chosen[torch.arange(len(first), device=input_ids.device)[has_word], first[has_word]] = True
     labels = input_ids.masked_fill(~chosen, -100)
     return input_ids.masked_fill(chosen, mask_id), labels
-
-
-def mlm_loss(tower: TextTower, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-             prob: float = 0.15) -> torch.Tensor:
-    """Masked-language-model term through the invertible adapter's inverse (as MAD-X/ALTA): the last hidden states
-    are mapped back by ``invertible.inverse`` and scored against the (tied, frozen) word embedding matrix."""
-    mask_id = tower.tokenizer.mask_token_id
-    if mask_id is None:
-        raise ValueError(f"text.name_or_path={tower.cfg.name_or_path!r}: tokenizer has no [MASK] token for the MLM term")
-    masked, labels = mask_for_mlm(input_ids, tower.word_mask(input_ids, attention_mask), mask_id, prob)
-    h = tower.backbone(input_ids=masked, attention_mask=attention_mask).last_hidden_state
-    emb = tower.backbone.get_input_embeddings().weight  # [V, Dt]
-    logits = tower.invertible.inverse(h) @ emb.T if hasattr(tower.invertible, "inverse") else h @ emb.T
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))

@@ -60,6 +60,23 @@ def build_vit(cfg: VisionCfg, image_size: int) -> VisionTransformer:
     return vit
 
 
+def is_norm_or_cls(name: str) -> bool:
+    """ViT parameters ALTA trains beside its adapters (``adapters.train_vision_norms``): every LayerNorm
+    (``norm1``/``norm2`` of each block, the final ``norm``) and the CLS token."""
+    return name == "cls_token" or ".norm" in f".{name}" and not name.startswith("patch_embed.")
+
+
+def check_shipped_fit(cfg: VisionCfg, image_size: int) -> None:
+    """Where ``cfg.checkpoint`` names shipped weights, refuse a config they do not fit, naming the fields."""
+    from dataclasses import asdict
+
+    from clinvla_kit import weights
+
+    if weights.is_shipped(cfg.checkpoint):
+        values = {f"model.vision.{k}": v for k, v in asdict(cfg).items()}
+        weights.check_architecture(str(cfg.checkpoint), {**values, "data.image_size": image_size})
+
+
 def _no_download(cfg: VisionCfg) -> VisionCfg:
     """Same architecture without hub weights (weights come from a run's safetensors)."""
     from dataclasses import replace
@@ -103,13 +120,15 @@ class BlockAdapters(nn.Module):
     def __init__(self, dim: int, cfg: AdapterCfg) -> None:
         super().__init__()
         bottleneck_on = cfg.vision_bottleneck and not cfg.lora
-        self.serial: nn.Module = BottleneckAdapter(dim, cfg.bottleneck) if bottleneck_on else nn.Identity()
+        width = cfg.vision_bottleneck_dim or cfg.bottleneck
+        act = cfg.activation
+        self.serial: nn.Module = BottleneckAdapter(dim, width, activation=act) if bottleneck_on else nn.Identity()
         self.parallel: nn.Module = (
-            BottleneckAdapter(dim, cfg.bottleneck, residual=False) if bottleneck_on else ZeroBranch()
+            BottleneckAdapter(dim, width, residual=False, activation=act) if bottleneck_on else ZeroBranch()
         )
         self.parallel_scale = cfg.parallel_scale
         ta_on = "vision" in cfg.transformer_adapt_towers and not cfg.lora
-        self.transformer_adapt = TransformerAdapt(dim, cfg.bottleneck, enabled=ta_on)
+        self.transformer_adapt = TransformerAdapt(dim, cfg.bottleneck, enabled=ta_on, activation=act)
 
 
 @dataclass
@@ -140,6 +159,7 @@ class VisionTower(nn.Module):
         if load_weights and cfg.checkpoint:
             from clinvla_kit.model.checkpoints import load_vit_checkpoint
 
+            check_shipped_fit(cfg, image_size)
             load_vit_checkpoint(self.vit, cfg.checkpoint)
         dim = self.vit.embed_dim
         self.dim = dim
@@ -159,7 +179,7 @@ class VisionTower(nn.Module):
             apply_lora(self.vit, VISION_TARGETS, adapters.lora_rank)
         train_all = adapters.full_finetune or not cfg.freeze_backbone
         for name, p in self.vit.named_parameters():
-            p.requires_grad = train_all or is_lora_param(name)
+            p.requires_grad = train_all or is_lora_param(name) or (adapters.train_vision_norms and is_norm_or_cls(name))
 
     def train(self, mode: bool = True) -> VisionTower:
         """As ``nn.Module.train``, except that a frozen backbone's BatchNorm layers (the conv stem's) stay in eval
@@ -239,9 +259,7 @@ class VisionTower(nn.Module):
         dtype = cls.dtype
         view_cls = self.missing_token.to(dtype).expand(b, NUM_SLOTS, d).clone()
         view_cls[index[:, 0], index[:, 1]] = cls
-        n_used = use.sum(1, keepdim=True)  # [B, 1]
-        summed = (view_cls * use[..., None]).sum(1)
-        global_emb = torch.where(n_used > 0, summed / n_used.clamp(min=1), self.missing_token.to(dtype).expand(b, d))
+        global_emb = self.fuse_views(view_cls, use)
 
         cols = self.slot_columns()
         col_of = {s: i for i, s in enumerate(cols)}
@@ -267,6 +285,37 @@ class VisionTower(nn.Module):
             patch_mask=patch_mask.reshape(b, len(cols) * k),
         )
         return out, ViewTokens(images=images[index[:, 0], index[:, 1]], index=index, keep=keep, tokens=tokens, cls=cls)
+
+    def missing_summaries(self) -> torch.Tensor:
+        """[4, D]: what an absent slot contributes to the study embedding: the learned missing-view token plus the
+        slot's view and time embeddings (so "no lateral" and "no prior" are told apart)."""
+        slots = torch.arange(NUM_SLOTS, device=self.missing_token.device)
+        return self.missing_token + self.view_embed[slots % 2] + self.time_embed[slots // 2]
+
+    def fuse_views(self, view_cls: torch.Tensor, use: torch.Tensor) -> torch.Tensor:
+        """Study embedding [B, D] from per-slot summaries view_cls [B, 4, D] (``use`` [B, 4]: encoded slots).
+
+        The mean over the slots that count in this mode: every enabled slot in training and with
+        ``eval_views="all"`` (an absent one contributes ``missing_summaries()``), the one encoded view with
+        ``eval_views="frontal"``. Why absent slots count: the divisor is then the same for every study (a
+        frontal-only study is not scaled differently from a complete one), and the missing-view token is a real,
+        learned input (ALTA encodes a missing view as a view; here it enters at the summary level, costing no
+        encoder pass) instead of a placeholder that receives no gradient.
+        """
+        frontal_only = not self.training and self.cfg.eval_views == "frontal"
+        if frontal_only:
+            counted = use
+        else:
+            counted = self.enabled_slots[None, :].expand_as(use)
+        missing = counted & ~use
+        fill = self.missing_summaries().to(view_cls.dtype)[None].expand_as(view_cls)
+        per_slot = torch.where(use[..., None], view_cls, fill)
+        n = counted.sum(1, keepdim=True).clamp(min=1)
+        fused = (per_slot * (use | missing)[..., None]).sum(1) / n
+        if not frontal_only:
+            return fused
+        none = ~use.any(1, keepdim=True)  # frontal mode and no usable view at all: the frontal slot's summary
+        return torch.where(none, fill[:, 0], fused)
 
     def forward(self, images: torch.Tensor, present: torch.Tensor) -> VisionOutput:
         return self.encode(images, present)[0]

@@ -50,6 +50,27 @@ def resolve_text_init(path: str | Path) -> Path:
                             "(a `clinvla-kit pretrain-mlm` run or a saved BERT)")
 
 
+def check_vision_weights(cfg: RunCfg, vision_file: Path | None) -> None:
+    """Refuse to train adapters on a frozen image backbone that nothing initialised (a random ViT, silently).
+
+    Where the weights can come from: ``--init-vision RUN`` (a ``pretrain-mae``/``pretrain-mrm`` run or a file),
+    ``model.vision.checkpoint`` (a shipped name such as ``synthcxr-mrm-vit6``, or a local file) or
+    ``model.vision.pretrained=true`` (timm hub, needs network). ``model.vision.allow_random_frozen=true`` says the
+    random backbone is meant (tests, a deliberate baseline)."""
+    from clinvla_kit.weights import registry
+
+    v, a = cfg.model.vision, cfg.model.adapters
+    frozen = v.freeze_backbone and not a.full_finetune
+    if not frozen or vision_file is not None or v.checkpoint or v.pretrained or v.allow_random_frozen:
+        return
+    raise ValueError(
+        "the image backbone is frozen (model.vision.freeze_backbone=true) but no pretrained weights were given, so "
+        "the adapters would train on a random ViT. Give --init-vision RUN (a `clinvla-kit pretrain-mae` or "
+        "`pretrain-mrm` run), --set model.vision.checkpoint=NAME_OR_FILE (shipped: "
+        f"{sorted(registry()) or 'none'}), or "
+        "model.vision.freeze_backbone=false; --set model.vision.allow_random_frozen=true trains it anyway")
+
+
 def with_max_steps(cfg: RunCfg, max_steps: int | None) -> RunCfg:
     """``--max-steps`` is part of the run's config: it sets the schedule's length, so resume can check it."""
     if max_steps is None:
@@ -178,6 +199,8 @@ def train(
     run_dir = Path(out_dir)
 
     seed_everything(cfg.train.seed)  # model initialisation is part of the run's reproducibility
+    if model is None and not resume:
+        check_vision_weights(cfg, vision_file)
     if model is None:
         from clinvla_kit.model.clinvla import ClinVLA
 

@@ -28,15 +28,61 @@ def test_bottleneck_is_identity_at_init_and_matches_reference_after_update():
     assert torch.allclose(a(x), ref, atol=1e-6)
 
 
-def test_transformer_adapt_order_and_identity_switch():
+def _plain_adapter(a: BottleneckAdapter, x: torch.Tensor, act=torch.relu) -> torch.Tensor:
+    """Reference: the adapter's branch up(act(down(x))) written out with matrix products."""
+    return act(x @ a.down.weight.T + a.down.bias) @ a.up.weight.T + a.up.bias
+
+
+def test_transformer_adapt_is_mad_x_stacking():
+    """MAD-X: the language adapter's output feeds the task adapter; only the task branch is added to x."""
     ta = TransformerAdapt(4, 2)
     with torch.no_grad():
         for m in (ta.language_adapter, ta.task_adapter):
             m.up.weight.normal_()
+            m.up.bias.normal_()
     x = torch.randn(3, 4)
-    assert torch.allclose(ta(x), ta.task_adapter(ta.language_adapter(x)))
+    lang = x + _plain_adapter(ta.language_adapter, x)
+    ref = x + _plain_adapter(ta.task_adapter, lang)
+    assert torch.allclose(ta(x), ref, atol=1e-6)
     off = TransformerAdapt(4, 2, enabled=False)
     assert isinstance(off.language_adapter, nn.Identity) and torch.equal(off(x), x)
+
+
+def test_fresh_task_adapter_hides_any_language_adapter():
+    """A fresh task adapter (zero up-projection) leaves the layer's output unchanged whatever the language adapter."""
+    ta = TransformerAdapt(6, 3)
+    with torch.no_grad():
+        ta.language_adapter.up.weight.normal_(std=3.0)
+        ta.language_adapter.up.bias.normal_(std=3.0)
+    x = torch.randn(2, 5, 6)
+    assert torch.equal(ta(x), x)
+
+
+def test_bert_layer_with_fresh_task_adapter_equals_plain_layer(tiny_bert_dir):
+    from transformers import AutoModel
+
+    torch.manual_seed(0)
+    plain = AutoModel.from_pretrained(tiny_bert_dir).eval()
+    adapted = AutoModel.from_pretrained(tiny_bert_dir).eval()
+    add_transformer_adapt(adapted, 32, 8)
+    with torch.no_grad():
+        for layer in adapted.encoder.layer:
+            layer.output.adapt.language_adapter.up.weight.normal_(std=2.0)
+    ids = torch.tensor([[2, 7, 8, 9, 3]])
+    a, b = plain(input_ids=ids).last_hidden_state, adapted(input_ids=ids).last_hidden_state
+    assert (a - b).abs().max() < 1e-5
+
+
+def test_gelu_adapter_matches_reference():
+    a = BottleneckAdapter(5, 3, activation="gelu")
+    with torch.no_grad():
+        a.up.weight.normal_()
+    x = torch.randn(4, 5)
+    assert torch.allclose(a(x), x + _plain_adapter(a, x, act=torch.nn.functional.gelu), atol=1e-6)
+    import pytest
+
+    with pytest.raises(ValueError, match="model.adapters.activation"):
+        BottleneckAdapter(5, 3, activation="tanh")
 
 
 def test_wrapped_bert_output_equals_original_at_init(tiny_bert_dir):

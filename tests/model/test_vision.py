@@ -47,19 +47,36 @@ def test_masking_is_independent_per_view(tiny_cfg):
     assert torch.equal(a, b)  # deterministic without masking
 
 
-def test_global_is_mean_of_present_cls_and_missing_token(tiny_cfg):
+def missing(t, slot):
+    """Reference: what an absent slot contributes: missing-view token + the slot's view and time embeddings."""
+    return (t.missing_token + t.view_embed[slot % 2] + t.time_embed[slot // 2]).detach()
+
+
+def test_global_is_mean_over_every_enabled_slot_with_missing_summaries(tiny_cfg):
     t = tower(tiny_cfg).eval()
+    with torch.no_grad():
+        t.view_embed.normal_()
+        t.time_embed.normal_()
     present = torch.tensor([[True, False, True, False], [False, False, False, False]])
     out = t(images(), present)
-    assert torch.allclose(out.global_emb[0], out.view_cls[0, [0, 2]].mean(0), atol=1e-6)
-    assert torch.equal(out.view_cls[0, 1], t.missing_token.detach())
-    assert torch.equal(out.global_emb[1], t.missing_token.detach())  # no usable view at all
+    expected0 = (out.view_cls[0, 0] + missing(t, 1) + out.view_cls[0, 2] + missing(t, 3)) / 4
+    assert torch.allclose(out.global_emb[0], expected0, atol=1e-6)
+    expected1 = sum(missing(t, s) for s in range(4)) / 4  # no usable view at all
+    assert torch.allclose(out.global_emb[1], expected1, atol=1e-6)
     assert out.patch_mask.reshape(2, 4, 16)[0].all(-1).tolist() == [True, False, True, False]
-    assert torch.equal(out.patch_tokens.reshape(2, 4, 16, 32)[0, 1, 0], t.missing_token.detach())
     # the study's embedding does not depend on an absent slot's pixels
     x2 = images()
     x2[0, 1] = 100.0
     assert torch.allclose(t(x2, present).global_emb[0], out.global_emb[0])
+
+
+def test_missing_view_token_receives_gradient(tiny_cfg):
+    t = tower(tiny_cfg).train()
+    present = torch.tensor([[True, False, False, False], [True, True, False, False]])
+    out = t(images(), present)
+    out.global_emb.pow(2).sum().backward()
+    assert t.missing_token.grad is not None and t.missing_token.grad.abs().sum() > 0
+    assert t.missing_token.requires_grad
 
 
 def test_eval_views_frontal_vs_all(tiny_cfg):
@@ -120,9 +137,10 @@ def test_mean_pooling_is_mean_of_each_views_patch_tokens(tiny_cfg):
     out = t(images(), present)
     tokens = out.patch_tokens.reshape(2, 4, 16, 32)
     # reference: per view, the plain average of its 16 patch tokens; study = average over present views
-    expected0 = (tokens[0, 0].sum(0) / 16 + tokens[0, 1].sum(0) / 16) / 2
+    expected0 = (tokens[0, 0].sum(0) / 16 + tokens[0, 1].sum(0) / 16 + missing(t, 2) + missing(t, 3)) / 4
     assert torch.allclose(out.global_emb[0], expected0, atol=1e-5)
-    assert torch.allclose(out.global_emb[1], tokens[1, 0].sum(0) / 16, atol=1e-5)
+    expected1 = (tokens[1, 0].sum(0) / 16 + missing(t, 1) + missing(t, 2) + missing(t, 3)) / 4
+    assert torch.allclose(out.global_emb[1], expected1, atol=1e-5)
 
 
 def test_max_pooling_is_channelwise_max_of_each_views_patch_tokens(tiny_cfg):
@@ -134,15 +152,17 @@ def test_max_pooling_is_channelwise_max_of_each_views_patch_tokens(tiny_cfg):
     def plain_max(rows):  # reference: channel by channel, the largest value over the 16 patch tokens
         return torch.tensor([max(float(rows[p, c]) for p in range(16)) for c in range(32)])
 
-    expected0 = (plain_max(tokens[0, 0]) + plain_max(tokens[0, 1])) / 2  # study = average over present views
+    # study = average over the enabled slots (absent ones: their missing summaries)
+    expected0 = (plain_max(tokens[0, 0]) + plain_max(tokens[0, 1]) + missing(t, 2) + missing(t, 3)) / 4
     assert torch.allclose(out.global_emb[0], expected0, atol=1e-5)
-    assert torch.allclose(out.global_emb[1], plain_max(tokens[1, 0]), atol=1e-5)
+    expected1 = (plain_max(tokens[1, 0]) + missing(t, 1) + missing(t, 2) + missing(t, 3)) / 4
+    assert torch.allclose(out.global_emb[1], expected1, atol=1e-5)
 
 
 def test_max_pooling_with_masking_uses_kept_patches_only(tiny_cfg):
-    t = tower(tiny_cfg, pooling="max", mask_ratio=0.75).train()
+    t = tower(tiny_cfg, pooling="max", mask_ratio=0.75, multiview=False, temporal=False).train()
     out = t(images(), torch.tensor([[True, False, False, False]] * 2))
-    kept = out.patch_tokens.reshape(2, 4, 4, 32)[:, 0]  # 4 of 16 patches kept in the frontal slot
+    kept = out.patch_tokens.reshape(2, 4, 32)  # 4 of 16 patches kept in the frontal slot (the only enabled one)
     assert torch.allclose(out.global_emb, kept.amax(1), atol=1e-5)
 
 
