@@ -163,7 +163,8 @@ def summarisation_retrieval(emb, variants: dict[int, dict[str, str]], n_boot: in
 
 def error_discrimination_image(emb, data_dir: str | Path, errors: dict[int, dict[str, list[str]]],
                                n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """The study's frontal image anchors the four choices (an image-text model: ``emb.images``)."""
+    """The study's frontal image anchors the four choices (an image-text model: ``emb.images``); the studies are
+    those of ``errors`` (pass ``load_subset(...)[1]`` for a quick run)."""
     from clinvla_kit.data.sources.mimic import load_mimic
 
     recs = {int(r.study_id): r for r in load_mimic(data_dir, splits=["test"])}
@@ -197,13 +198,16 @@ def task_text(emb, data_dir: str | Path | None, n_boot: int = 1000, seed: int = 
     return out
 
 
-def task_style(emb, data_dir: str | Path, n_boot: int = 1000, seed: int = 0) -> dict[str, Any]:
-    """Image-anchored error discrimination and image-to-report instance retrieval on ``data_dir``."""
+def task_style(emb, data_dir: str | Path, n_boot: int = 1000, seed: int = 0,
+               max_studies: int | None = None) -> dict[str, Any]:
+    """Image-anchored error discrimination and image-to-report instance retrieval on ``data_dir`` (at most
+    ``max_studies`` test studies each: the first by id for the errors, a seeded sample for the retrieval)."""
     from clinvla_kit.eval.tasks import benchmark_paths, task_instance
 
-    out = {"error_discrimination_image": error_discrimination_image(emb, data_dir, load_errors(data_dir), n_boot,
-                                                                    seed)}
-    inst = task_instance(emb, benchmark_paths(data_dir), views="frontal", n_boot=n_boot, seed=seed)
+    errors = load_subset(data_dir, max_studies)[1]
+    out = {"error_discrimination_image": error_discrimination_image(emb, data_dir, errors, n_boot, seed)}
+    inst = task_instance(emb, benchmark_paths(data_dir), views="frontal", n_boot=n_boot, seed=seed,
+                         max_studies=max_studies or 1000)
     out["instance_img2txt"] = inst["instance_img2txt"]
     out["instance_img2txt"]["chance"] = {f"R@{k}": k / inst["instance_img2txt"]["n"] for k in (1, 5, 10)}
     return out
