@@ -121,6 +121,10 @@ def style_shift_markdown(json_path: str | Path | None = None) -> str:
     from clinvla_kit.eval.style_shift import style_shift_table
 
     path = Path(json_path) if json_path is not None else PRECOMPUTED_STYLE_SHIFT
+    if json_path is None and not path.is_file():  # a checkout without the committed result: say what to run
+        return ("No precomputed style-shift result is shipped with this checkout. Run `clinvla-kit style-shift "
+                "--out DIR` (about 20 CPU-minutes, see bench/RESULTS.md) and pass `style_shift_json=DIR/"
+                "style_shift.json`.\n")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no style-shift result; run `clinvla-kit style-shift --out DIR` first")
     return style_shift_table(json.loads(path.read_text()))
