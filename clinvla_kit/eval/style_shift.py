@@ -181,18 +181,18 @@ def style_shift_table(results: dict[str, Any]) -> str:
             cells.append(" / ".join(f"{_pct(r[f'R@{k}'])} ± {_pct(r[f'R@{k}_seeds']['sd'])}" for k in KS))
         lines.append(f"| {enc} | {ts} | {cells[0]} | {cells[1]} |")
     n = next(iter(results["retrieval"].values()))
-    lines += ["", f"Values in %, mean over seeds ± sample sd over seeds; {n['n_queries']} test studies per site "
-              f"(chance R@10 = {_pct(10 / n['n_queries'])} %).", "",
+    lines += ["", (f"Values in %, mean over seeds ± sample sd over seeds; {n['n_queries']} test studies per site "
+                   f"(chance R@10 = {_pct(10 / n['n_queries'])} %)."), "",
               "| text encoder | change from adding site B, on | R@1 [95% CI] | R@5 [95% CI] | R@10 [95% CI] | R@10 per seed |",
               "|---|---|---|---|---|---|"]
     for key, r in sorted(results["change"].items(), key=lambda kv: (kv[0].split("|")[0] != "base", kv[0])):
         enc, site = key.split("|")
         cells = [f"{_pct(r[f'R@{k}'])} [{_pct(r[f'R@{k}_ci95'][0])}, {_pct(r[f'R@{k}_ci95'][1])}]" for k in KS]
         lines.append(f"| {enc} | site {site} test | {' | '.join(cells)} | sd {_pct(r['R@10_seeds']['sd'])} |")
-    lines += ["", "Change = (A+B run) - (A run) on the same queries and seed, in points; interval: bootstrap over "
-              "queries pooled over seeds.", "",
-              "| text encoder | site | acronym R@1 | acronym R@10 | error discrimination acc (chance 25) | "
-              "summarisation R@1 |", "|---|---|---|---|---|---|"]
+    lines += ["", ("Change = (A+B run) - (A run) on the same queries and seed, in points; interval: bootstrap over "
+                   "queries pooled over seeds."), "",
+              ("| text encoder | site | acronym R@1 | acronym R@10 | error discrimination acc (chance 25) | "
+               "summarisation R@1 |"), "|---|---|---|---|---|---|"]
     for key, t in sorted(results["text"].items(), key=lambda kv: (kv[0].split("|")[0] != "base", kv[0])):
         enc, site = key.split("|")
         a, e, s = t["acronym_retrieval"], t["error_discrimination_text"], t["summarisation_retrieval"]

@@ -181,7 +181,7 @@ def _tok(word: str, abbreviate: bool) -> str:
 
 def telegraphic_phrase(s: Statement, abbreviate: bool = True) -> str:
     """A statement as a telegraphic phrase (no final full stop)."""
-    t = lambda w: _tok(w, abbreviate)  # noqa: E731 - local shorthand
+    t = lambda w: _tok(w, abbreviate)
     if s.is_device:
         return " ".join(t(w) for w in DEVICE_TELEGRAPHIC[s.device][s.position].format(cm=_cm(s.ett_cm)).split(" "))
     noun = t(_T_NOUN[s.kind])

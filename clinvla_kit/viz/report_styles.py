@@ -51,7 +51,7 @@ def style_similarity(embedders: Mapping[str, Any], data_dir: str | Path, n_studi
     same study in another style, of other studies, and their gap: a style-robust encoder has a large gap)."""
     variants = load_variants(data_dir, split)
     ids = [s for s in sorted(variants) if all(st in variants[s] for st in styles)]
-    ids = [s for s in ids if len(set(variants[s][st] for st in styles)) == len(styles)][:n_studies]
+    ids = [s for s in ids if len({variants[s][st] for st in styles}) == len(styles)][:n_studies]
     if len(ids) < 2:
         raise ValueError(f"{data_dir}: fewer than 2 {split} studies with all of the styles {list(styles)}")
     texts = [variants[s][st] for s in ids for st in styles]

@@ -91,14 +91,14 @@ def test_presence_errors_change_the_labeler_labels(plans):
 
 
 def test_generated_files(synth_dir):
-    rows = [json.loads(line) for line in open(synth_dir / VARIANTS_FILE)]
+    rows = [json.loads(line) for line in (synth_dir / VARIANTS_FILE).read_text().splitlines()]
     styles = {r["style"] for r in rows}
     assert styles == {"original", *STYLES}
     originals = {r["study_id"]: r["text"] for r in rows if r["style"] == "original"}
     some = next(iter(originals))
     path = next(synth_dir.glob(f"reports/files/p*/p*/s{some}.txt"))
     assert path.read_text() == originals[some]
-    errs = [json.loads(line) for line in open(synth_dir / ERRORS_FILE)]
+    errs = [json.loads(line) for line in (synth_dir / ERRORS_FILE).read_text().splitlines()]
     assert {e["error_type"] for e in errs} <= {"none", *ERROR_TYPES}
     assert sum(e["error_type"] == "none" for e in errs) == len(originals)
 

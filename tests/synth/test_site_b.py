@@ -27,7 +27,7 @@ def test_site_b_reports_are_telegraphic_and_labels_match(site_b):
     for r in recs:
         assert "FINDINGS:" not in r.report and "IMPRESSION:" in r.report
         assert int(r.subject_id) >= 10_000_000 + ID_OFFSET
-    variants = [json.loads(x) for x in open(site_b / "report_variants.jsonl")]
+    variants = [json.loads(x) for x in (site_b / "report_variants.jsonl").read_text().splitlines()]
     tele = {v["study_id"]: v["text"] for v in variants if v["style"] == "telegraphic"}
     orig = {v["study_id"]: v["text"] for v in variants if v["style"] == "original"}
     assert all(orig[k].endswith(tele[k]) for k in tele)

@@ -13,7 +13,7 @@ def reference(z, groups, t):
     z = [[x / math.sqrt(sum(y * y for y in v)) for x in v] for v in z.tolist()]
     g = groups.tolist()
     n = len(z)
-    dot = lambda a, b: sum(x * y for x, y in zip(a, b))  # noqa: E731
+    dot = lambda a, b: sum(x * y for x, y in zip(a, b))
     losses = []
     for i in range(n):
         pos = [p for p in range(n) if p != i and g[p] == g[i]]
