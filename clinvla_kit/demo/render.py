@@ -37,11 +37,14 @@ def img_tag(png: bytes, title: str = "", size: int = 96) -> str:
     return f'<img src="{data_uri(png)}" title="{html.escape(title)}" width="{size}" height="{size}" style="margin:1px">'
 
 
-def thumbnail(path: str | Path, size: int = 96) -> np.ndarray:
-    """An image file (JPG/PNG/DICOM) -> [size, size] grey in [0, 1] (square resize: thumbnails only)."""
-    from clinvla_kit.data.images import read_image
+def thumbnail(path: str | Path, size: int = 96, remove_burned_in: bool = True) -> np.ndarray:
+    """An image file (JPG/PNG/DICOM) -> [size, size] grey in [0, 1] (square resize: thumbnails only).
 
-    return cv2.resize(read_image(path), (size, size), interpolation=cv2.INTER_AREA)
+    Burned-in text (side letters, "kV=120") is removed first unless ``remove_burned_in=False``
+    (``clinvla_kit.data.display``)."""
+    from clinvla_kit.data.display import read_for_display
+
+    return cv2.resize(read_for_display(path, remove_burned_in), (size, size), interpolation=cv2.INTER_AREA)
 
 
 def overlay(gray: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np.ndarray:
@@ -73,7 +76,8 @@ def search_html(result, thumb: int = 96) -> str:
                 cells.append(f'<div title="{slot}: missing" style="display:inline-block;width:{thumb}px;height:{thumb}px;'
                              f'border:1px dashed #bbb;margin:1px;vertical-align:top;font-size:10px;color:#999">{slot}<br>missing</div>')
             else:
-                cells.append(img_tag(png_bytes(thumbnail(p, thumb)), f"{slot}: {p}", thumb))
+                # the title names the view, never the file path (MIMIC paths carry the subject id)
+                cells.append(img_tag(png_bytes(thumbnail(p, thumb)), f"{slot} view of study {hit.study_id}", thumb))
         labels = ", ".join(hit.labels) or "No positive label"
         rows.append(f'<div class="demo-hit" data-study="{html.escape(hit.study_id)}"><b>{rank}.</b> study '
                     f'{html.escape(hit.study_id)} <span class="demo-score">score {hit.score:.3f}</span> '
