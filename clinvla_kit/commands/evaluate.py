@@ -46,6 +46,12 @@ def json_safe(obj):
     return obj
 
 
+def has_results(metrics: dict) -> bool:
+    """Did any task produce a number (not only "skipped" notes)?"""
+    return bool(metrics.get("retrieval") or metrics.get("zeroshot") or metrics.get("probe")
+                or metrics.get("probe_temporal"))
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import sys
@@ -55,6 +61,11 @@ def run(args: argparse.Namespace) -> int:
     from clinvla_kit.eval.report import extra_table, metrics_table
     from clinvla_kit.eval.tasks import evaluate_run
 
+    out = Path(args.out) if args.out else Path(args.run) / "metrics.json"
+    if not Path(args.data).is_dir():
+        print(f"clinvla-kit evaluate: error: data directory {args.data} does not exist (nothing evaluated, "
+              f"{out} left as it was)", file=sys.stderr)
+        return 1
     try:
         metrics = evaluate_run(
             args.run, args.data, cache=not args.no_cache, device=args.device, batch_size=args.batch_size,
@@ -65,7 +76,13 @@ def run(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError, DataError) as e:
         print(f"clinvla-kit evaluate: error: {e}", file=sys.stderr)
         return 1
-    out = Path(args.out) if args.out else Path(args.run) / "metrics.json"
+    if not has_results(metrics):
+        notes = "; ".join(metrics.get("notes", []))
+        if out.exists():  # never replace results with an empty evaluation
+            print(f"clinvla-kit evaluate: error: no task ran on {args.data} ({notes}); {out} left as it was",
+                  file=sys.stderr)
+            return 1
+        print(f"clinvla-kit evaluate: warning: no task ran on {args.data} ({notes})", file=sys.stderr)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(json_safe(metrics), indent=2) + "\n")
     md = out.with_suffix(".md")

@@ -151,8 +151,20 @@ class ArchiveIndex:
             raise FileNotFoundError(f"index file {path} does not exist")
         if not side.exists():
             raise FileNotFoundError(f"index sidecar {side} is missing (study ids and paths live there)")
-        meta = json.loads(side.read_text())
-        index = faiss.read_index(str(path))
+        try:
+            meta = json.loads(side.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(f"{side}: not valid JSON ({e}); the sidecar is truncated or damaged: rebuild the index "
+                             "with `clinvla-kit index`") from e
+        missing = [k for k in ("kind", "dim", "study_ids", "paths") if not isinstance(meta, dict) or k not in meta]
+        if missing:
+            raise ValueError(f"{side}: sidecar fields {missing} are missing; rebuild the index with `clinvla-kit index`")
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError as e:  # faiss raises RuntimeError on a truncated or foreign file
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ValueError(f"{path}: not a readable FAISS index (truncated or damaged file? faiss: {first}); "
+                             "rebuild it with `clinvla-kit index`") from e
         if index.ntotal != len(meta["study_ids"]) or index.d != meta["dim"]:
             raise ValueError(
                 f"{side}: sidecar lists {len(meta['study_ids'])} studies of dim {meta['dim']}, "

@@ -30,7 +30,7 @@ def read_weights(path: str | Path, device: str = "cpu") -> tuple[dict[str, torch
     try:
         with safe_open(str(path), framework="pt", device=device) as f:
             meta = f.metadata() or {}
-            state = {k: f.get_tensor(k) for k in f.keys()}
+            state = {k: f.get_tensor(k) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
     except Exception as e:  # SafetensorError (truncated header or data), OSError, ...
         raise ValueError(f"{path}: cannot read the weights ({type(e).__name__}: {e}); the file is truncated or not "
                          f"a safetensors file (an interrupted copy or download?): copy it again") from e

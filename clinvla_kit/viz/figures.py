@@ -93,18 +93,20 @@ def image_grid(images: Sequence[np.ndarray | None], titles: Sequence[str] | None
     return fig
 
 
-def show_study(record: Any, size: int = 128, titles: bool = True, panel: float = 2.4):
+def show_study(record: Any, size: int = 128, titles: bool = True, panel: float = 2.4, remove_burned_in: bool = True):
     """The four slots of a ``StudyRecord`` in a row (frontal, lateral, prior frontal, prior lateral), with labels.
 
-    Images are read with the data package's ``read_image`` (DICOM or JPEG/PNG; a bad file raises naming it) and
-    resized to ``size``; the title names the positive CheXpert labels.
+    Images are read with the data package's ``read_image`` (DICOM or JPEG/PNG; a bad file raises naming it),
+    burned-in text removed (``remove_burned_in``, see ``clinvla_kit.data.display``) and resized to ``size``; the
+    title names the positive CheXpert labels.
     """
-    from clinvla_kit.data.images import read_image, resize
+    from clinvla_kit.data.display import read_for_display
+    from clinvla_kit.data.images import resize
 
     imgs = []
     for slot in SLOTS:
         path = record.images.get(slot)
-        imgs.append(None if path is None else resize(read_image(path), size))
+        imgs.append(None if path is None else resize(read_for_display(path, remove_burned_in), size))
     names = [s.replace("_", " ") for s in SLOTS] if titles else None
     positive = [k for k, v in (getattr(record, "labels", {}) or {}).items() if v == 1.0]
     sup = f"study {record.study_id} ({record.split}): {', '.join(positive) or 'no positive label'}"

@@ -69,9 +69,10 @@ def reconstruction_figure(mae: Any, images: torch.Tensor, ratios: Sequence[float
 
 
 def _thumb(path: str, size: int) -> np.ndarray:
-    from clinvla_kit.data.images import read_image, resize
+    from clinvla_kit.data.display import read_for_display  # burned-in text removed, as in the demo
+    from clinvla_kit.data.images import resize
 
-    return resize(read_image(path), size)
+    return resize(read_for_display(path), size)
 
 
 def retrieval_examples_figure(text_to_image: Sequence[Mapping[str, Any]], image_to_text: Sequence[Mapping[str, Any]],

@@ -50,6 +50,20 @@ def test_evaluate_writes_metrics_json_and_table(synth_and_run, capsys):
     assert len(notes) == 6 and all("skipped" in n for n in notes)
 
 
+def test_evaluate_never_replaces_good_metrics_with_empty_ones(synth_and_run, tmp_path, capsys):
+    """Issue 16 s4: `evaluate --data` on a mistyped path exited 0 and replaced metrics.json with empty results."""
+    root, _, run = synth_and_run
+    good = tmp_path / "metrics.json"
+    good.write_text('{"retrieval": {"img2img_8x200": {"P@5": 0.5}}}')
+    before = good.read_text()
+    args = ["evaluate", "--run", str(run), "--out", str(good), "--quiet", "--n-boot", "5"]
+    assert main(args + ["--data", str(root / "synht")]) == 1  # mistyped
+    assert "does not exist" in capsys.readouterr().err and good.read_text() == before
+    (tmp_path / "empty").mkdir()
+    assert main(args + ["--data", str(tmp_path / "empty")]) == 1  # exists, but holds no benchmark
+    assert "no task ran" in capsys.readouterr().err and good.read_text() == before
+
+
 def test_evaluate_bad_run_is_a_clear_error(tmp_path, capsys):
     assert main(["evaluate", "--run", str(tmp_path), "--data", str(tmp_path)]) == 1
     assert "not a ClinVLA run directory" in capsys.readouterr().err

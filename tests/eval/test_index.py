@@ -72,3 +72,25 @@ def test_ivf_recall_and_roundtrip(tmp_path):
     back = ArchiveIndex.load(tmp_path / "i.faiss")
     back.set_ef_search(back.index.nlist)
     assert back.kind == "ivf" and recall_against_exact(back.search_arrays(q, 10)[1], exact) == 1.0
+
+
+def test_truncated_index_or_sidecar_is_a_clear_error(tmp_path):
+    """Issue 16 s4: a truncated FAISS file crashed `search` with a RuntimeError traceback from faiss."""
+    import json
+
+    from clinvla_kit.eval.index import ArchiveIndex, sidecar_path
+
+    x = np.random.default_rng(0).normal(size=(20, 8)).astype(np.float32)
+    ArchiveIndex.build(x, [str(i) for i in range(20)]).save(tmp_path / "a.faiss")
+    data = (tmp_path / "a.faiss").read_bytes()
+    (tmp_path / "a.faiss").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"a.faiss: not a readable FAISS index"):
+        ArchiveIndex.load(tmp_path / "a.faiss")
+    (tmp_path / "a.faiss").write_bytes(data)
+    side = sidecar_path(tmp_path / "a.faiss")
+    side.write_text(side.read_text()[:30])
+    with pytest.raises(ValueError, match=r"a.faiss.json: not valid JSON"):
+        ArchiveIndex.load(tmp_path / "a.faiss")
+    side.write_text(json.dumps({"kind": "flat"}))
+    with pytest.raises(ValueError, match=r"a.faiss.json: .*missing"):
+        ArchiveIndex.load(tmp_path / "a.faiss")
