@@ -28,7 +28,8 @@ SYNTH_ENTRIES = ("annotations.jsonl", "benchmarks", "files", "reports", "report_
 
 def prepare_out(out, overwrite: bool) -> None:
     """Refuse a non-empty ``--out`` (old images would stay beside the new CSVs), unless ``--overwrite`` is given and
-    the folder is a SynthCXR output: then what synth wrote there is removed first (anything else is kept).
+    the folder is a SynthCXR output (or an interrupted one: only ``files/`` and ``reports/``): then what synth
+    wrote there is removed first (anything else is kept).
 
     Raises:
         FileExistsError: the folder is not empty, or (with ``--overwrite``) not a SynthCXR output.
@@ -48,7 +49,8 @@ def prepare_out(out, overwrite: bool) -> None:
     if not overwrite:
         raise FileExistsError(f"{out} is not empty ({shown}); choose an empty or new folder, or pass --overwrite to "
                               "replace a previous SynthCXR output there")
-    if not (out / SYNTH_MARKER).is_file():
+    interrupted = set(entries) <= {"files", "reports"}  # a killed synth: images and reports, no CSVs yet
+    if not (out / SYNTH_MARKER).is_file() and not interrupted:
         raise FileExistsError(f"{out} does not look like a SynthCXR output (no {SYNTH_MARKER}); --overwrite deletes "
                               "only SynthCXR outputs: choose an empty or new folder")
     for name in SYNTH_ENTRIES:

@@ -112,7 +112,8 @@ def ensure_data(ctx: RunContext) -> Path:
         return ctx.data_dir
     size = DATA[ctx.params]
     _run_cli(["synth", "--out", str(ctx.data_dir), "--studies", str(size["studies"]), "--seed", str(ctx.seed),
-              "--image-size", str(size["image_size"])], f"generating SynthCXR in {ctx.data_dir}")
+              "--image-size", str(size["image_size"]), "--overwrite"],  # replaces an interrupted generation
+             f"generating SynthCXR in {ctx.data_dir}")
     if not (ctx.data_dir / "mimic-cxr-2.0.0-metadata.csv").exists():
         raise RuntimeError(f"clinvla-kit synth finished but {ctx.data_dir} holds no mimic-cxr-2.0.0-metadata.csv")
     return ctx.data_dir

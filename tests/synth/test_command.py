@@ -33,3 +33,7 @@ def test_synth_refuses_a_non_empty_folder_unless_overwrite(tmp_path, capsys):
     assert main(["synth", "--out", str(other), "--studies", "12", "--overwrite"]) == 1
     assert "does not look like a SynthCXR output" in capsys.readouterr().err
     assert (other / "mimic-cxr-2.0.0-metadata.csv").read_text() == "x"
+    killed = tmp_path / "killed"  # a synth killed before writing its CSVs: --overwrite may clean it
+    (killed / "files" / "p10").mkdir(parents=True)
+    assert main(["synth", "--out", str(killed), "--studies", "12", "--image-size", "32", "--workers", "1",
+                 "--overwrite"]) == 0
