@@ -47,13 +47,14 @@ def load(directory: Path):
     return kept, refs, skipped, unindexed
 
 
-def explainer(reports: list[str]):
-    """(index, observation, false positive?) -> error pattern, from the labeler's own mentions."""
+def explainer(reports: list[str], find=find_mentions):
+    """(index, observation, false positive?) -> error pattern, from the mentions of the labeler that was scored
+    (``find``: ``labeler.find_mentions`` or ``labeler_context.find_mentions_context``)."""
     cache: dict[int, list] = {}
 
     def mentions(i: int):
         if i not in cache:
-            cache[i] = find_mentions(reports[i])
+            cache[i] = find(reports[i])
         return cache[i]
 
     def explain(i: int, obs: str, fp: bool) -> str:
@@ -66,7 +67,9 @@ def explainer(reports: list[str]):
             return "labeler found: " + ", ".join(hits)
         own = [m for m in ms if m.observation == obs]
         if fp:
-            m = next((m for m in own if m.status == 1.0), None) or next(m for m in own if m.status == -1.0)
+            m = next((m for m in own if m.status == 1.0), None) or next((m for m in own if m.status == -1.0), None)
+            if m is None:
+                return "no positive mention found"
             kind = "affirmed" if m.status == 1.0 else f"uncertain '{m.trigger}'"
             return f"'{m.text}' {kind}"
         if not own:
@@ -88,14 +91,14 @@ def example(report: str, pattern: str) -> str:
     return " ".join(report.split())[:160]
 
 
-def to_markdown(recs, refs, skipped, unindexed, preds, seconds, cmd, n_errors: int) -> str:
+def to_markdown(recs, refs, skipped, unindexed, preds, seconds, cmd, n_errors: int, find=find_mentions) -> str:
     lines = ["", f"`{cmd}`: {len(recs) + unindexed} Open-I reports loaded by `load_openi_xml` ({skipped} empty "
              f"skipped), {unindexed} without MeSH indexing left out, {len(recs)} scored; labelled in "
              f"{seconds:.1f} s.", "",
              "| observation | reference positives | P (U-Ones) | R (U-Ones) | F1 (U-Ones) | F1 (U-Zeros) |",
              "|---|---|---|---|---|---|"]
     reports = [r.report for r in recs]
-    explain = explainer(reports)
+    explain = explainer(reports, find)
     obs = [*mesh.SCORED, "No Finding (MeSH normal)"]
     preds2 = [{**p, "No Finding (MeSH normal)": p["No Finding"]} for p in preds]
     ones = score(preds2, refs, obs, u_ones=True, explain=lambda i, o, fp: explain(i, o.split(" (")[0], fp),
@@ -136,14 +139,15 @@ def main() -> int:
             root = unpack("openi", tmp).parent
         recs, refs, skipped, unindexed = load(root)
         t0 = time.perf_counter()
+        find = find_mentions
         if args.negation == "medspacy":
-            from clinvla_kit.data.labeler_context import label_reports_context
+            from clinvla_kit.data.labeler_context import find_mentions_context, label_reports_context
 
-            preds = label_reports_context([r.report for r in recs])
+            preds, find = label_reports_context([r.report for r in recs]), find_mentions_context
         else:
             preds = [label_report(r.report) for r in recs]
         seconds = time.perf_counter() - t0
-        md = to_markdown(recs, refs, skipped, unindexed, preds, seconds, cmd, args.errors)
+        md = to_markdown(recs, refs, skipped, unindexed, preds, seconds, cmd, args.errors, find)
     print(md)
     if args.append is not None:
         with args.append.open("a", encoding="utf-8") as f:

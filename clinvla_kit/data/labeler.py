@@ -8,7 +8,8 @@ This one is small enough to read in one sitting:
    which is not a finding), lower-case, expand abbreviations (``labeler_rules.ABBREVIATIONS``).
 2. Split into sentences, each sentence into clauses at terminators ("but", "however", ";", "there is", ...).
 3. Find mentions (``MENTIONS``; longest match wins, so "pleural effusion" is one mention) and phrases that state
-   absence directly ("heart size is normal", ``NEGATIVE_MENTIONS``).
+   absence or doubt directly ("heart size is normal", ``NEGATIVE_MENTIONS``; "heart size borderline enlarged",
+   ``UNCERTAIN_MENTIONS``). Open-I's "XXXX" and MIMIC's "___" are removed first (``reports.remove_deid``).
 4. Find triggers in the clause: negation and uncertainty, each either *pre* (acting on mentions after it) or
    *post* (acting on mentions before it); pseudo-negations ("no change in") are consumed and do nothing; double
    negations ("cannot be excluded") are uncertainty triggers that win their span by being longer.
@@ -71,6 +72,7 @@ def _compiled() -> dict[str, object]:
         "abbr": (abbr_re, abbreviations),
         "mentions": {o: many(ps) for o, ps in R.MENTIONS.items()},
         "negative": {o: many(ps) for o, ps in R.NEGATIVE_MENTIONS.items()},
+        "uncertain": {o: many(ps) for o, ps in R.UNCERTAIN_MENTIONS.items()},
         "ignored": many(R.IGNORED),
         "triggers": [(kind, rx) for kind, ps in (
             ("pseudo", R.PSEUDO), ("neg_pre", R.NEG_PRE), ("neg_post", R.NEG_POST),
@@ -146,7 +148,7 @@ def mention_spans(sentence: str) -> tuple[list[tuple[int, int, str, str]], list[
     """Step 3 alone: the mention spans of one sentence, before any trigger is looked at.
 
     Returns:
-        (found, claimed): ``found`` is [(start, end, "pos:<observation>" or "neg:<observation>", words)] in
+        (found, claimed): ``found`` is [(start, end, "pos:|neg:|unc:<observation>", words)] in
         character offsets of ``sentence``; ``claimed`` holds every span taken so far (ignored phrases included),
         so that triggers cannot overlap them. ``labeler_context`` reuses ``found`` to put the same mentions in
         front of medspaCy's ConText.
@@ -157,7 +159,7 @@ def mention_spans(sentence: str) -> tuple[list[tuple[int, int, str, str]], list[
         for m in rx.finditer(sentence):
             _claim(claimed, m.start(), m.end())
     found: list[tuple[int, int, str, str]] = []
-    for kind, table in (("neg", rules["negative"]), ("pos", rules["mentions"])):
+    for kind, table in (("neg", rules["negative"]), ("unc", rules["uncertain"]), ("pos", rules["mentions"])):
         cands = [(m.start(), m.end(), f"{kind}:{o}", m.group(0)) for o, rxs in table.items() for rx in rxs
                  for m in rx.finditer(sentence) if m.end() > m.start()]
         # negative phrases first: "heart is not enlarged" must not leave "enlarged" to the positive rule
@@ -190,8 +192,8 @@ def _sentence_mentions(sentence: str) -> list[Mention]:
     out = []
     for start, end, tag, text in sorted(found):
         kind, obs = tag.split(":", 1)
-        if kind == "neg":
-            out.append(Mention(obs, text, sentence, 0.0, text))
+        if kind in ("neg", "unc"):
+            out.append(Mention(obs, text, sentence, 0.0 if kind == "neg" else -1.0, text))
             continue
         best: tuple[int, str, str] | None = None  # (distance, trigger kind, trigger text)
         for ts, te, tkind, ttext in triggers:

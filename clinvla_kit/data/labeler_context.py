@@ -56,8 +56,8 @@ def context_mentions(sentence: str) -> list[Mention]:
     ents, out, seen = [], [], set()
     for start, end, tag, text in sorted(found):
         kind, obs = tag.split(":", 1)
-        if kind == "neg":
-            out.append(Mention(obs, text, sentence, 0.0, text))
+        if kind in ("neg", "unc"):  # the kit's direct statements ("heart size is normal") stay as they are
+            out.append(Mention(obs, text, sentence, 0.0 if kind == "neg" else -1.0, text))
             continue
         span = doc.char_span(start, end, label=obs, alignment_mode="expand")
         if span is None or any(i in seen for i in range(span.start, span.end)):
@@ -78,12 +78,16 @@ def context_mentions(sentence: str) -> list[Mention]:
     return out
 
 
+def find_mentions_context(report: str) -> list[Mention]:
+    """Every mention of a report with ConText's status (``labeler.find_mentions`` with ConText's decisions)."""
+    return [m for s in split_sentences(normalise(labelled_text(report))) for m in context_mentions(s)]
+
+
 def label_report_context(text: str) -> dict[str, float | None]:
     """CheXpert-14 labels of one report, negation and uncertainty by ConText (see the module docstring)."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("empty report: nothing to label")
-    sentences = split_sentences(normalise(labelled_text(text)))
-    return aggregate([m for s in sentences for m in context_mentions(s)])
+    return aggregate(find_mentions_context(text))
 
 
 def label_reports_context(texts: list[str]) -> list[dict[str, float | None]]:

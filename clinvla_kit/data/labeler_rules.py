@@ -45,7 +45,7 @@ MENTIONS: dict[str, tuple[str, ...]] = {
         r"cardiomegaly",
         # "heart is enlarged", "heart size remains slightly large", "heart size at mildly enlarged" (Open-I)
         r"(?:heart|cardiac silhouette|cardiac shadow|cardiac size|heart size)(?: is| are| remains?| appears?)?"
-        r"(?: at)?(?: \w+ly)?(?: borderline)? (?:enlarged|large)",
+        r"(?: at)?(?: \w+ly)? (?:enlarged|large)",
         r"enlarged (?:heart|cardiac silhouette)",
         r"enlargement of the (?:heart|cardiac silhouette)",
         r"(?:cardiac|heart) enlargement",
@@ -130,6 +130,16 @@ NEGATIVE_MENTIONS: dict[str, tuple[str, ...]] = {
         r"mediastin(?:um|al contours?)(?: is| are)? (?:normal|within normal limits|unremarkable)",
     ),
     "Lung Opacity": (r"lungs (?:are |remain )?clear(?! of)",),
+}
+
+# Phrases that state an observation is uncertain by themselves, where the hedge sits inside the phrase ("heart size
+# borderline enlarged", "the heart is borderline in size"): a mention with status -1.
+UNCERTAIN_MENTIONS: dict[str, tuple[str, ...]] = {
+    "Cardiomegaly": (
+        r"(?:heart|cardiac silhouette|cardiac shadow|cardiac size|heart size)(?: is| appears?| remains?)?(?: at)?"
+        r"(?: the)? borderline(?: in size| enlarged| large)?",
+        r"borderline (?:heart|cardiac) (?:size|enlargement)",
+    ),
 }
 
 # Spans consumed before mention matching so their words do not count ("pericardial effusion" is not pleural).

@@ -78,6 +78,49 @@ def test_sentence(text, obs, expected):
     assert lab(text, obs) == expected
 
 
+@pytest.mark.parametrize(
+    "text, obs, expected",
+    [
+        # negation scope over a coordinated list (real Open-I sentences)
+        ("The lungs are clear of focal airspace disease, pneumothorax, or pleural effusion.", "Pneumothorax", 0.0),
+        ("The lungs are clear of focal airspace disease, pneumothorax, or pleural effusion.", "Pleural Effusion", 0.0),
+        ("Lungs clear of consolidation.", "Consolidation", 0.0),
+        ("No focal opacity, effusion, or pneumothorax.", "Pleural Effusion", 0.0),
+        ("No focal opacity, effusion, or pneumothorax.", "Pneumothorax", 0.0),
+        ("No focal consolidation or pleural effusions.", "Pleural Effusion", 0.0),
+        ("No evidence of focal airspace consolidation, pleural effusion, pneumothorax or edema.", "Edema", 0.0),
+        # Open-I's de-identification token is not a word
+        ("There are no XXXX of a pleural effusion.", "Pleural Effusion", 0.0),
+        ("Mild blunting of right costophrenic XXXX.", "Pleural Effusion", 1.0),
+        # edema false positives: a normal statement after the mention, a soft-tissue or laryngeal edema
+        ("Heart size and pulmonary vascular engorgement appear within limits of normal.", "Edema", 0.0),
+        ("Soft tissue edema with no visible bony injury.", "Edema", None),
+        ("Pulmonary venous hypertension.", "Edema", 1.0),
+        ("Mild vascular cephalization.", "Edema", 1.0),
+        # cardiomegaly written as size
+        ("Increased size of cardiac silhouette.", "Cardiomegaly", 1.0),
+        ("There is an marked interval increase in heart size.", "Cardiomegaly", 1.0),
+        ("The heart is large.", "Cardiomegaly", 1.0),
+        ("Heart size remains slightly large.", "Cardiomegaly", 1.0),
+        ("Heart size borderline enlarged.", "Cardiomegaly", -1.0),
+        # hedges of real reports
+        ("Question small right pleural effusion.", "Pleural Effusion", -1.0),
+        ("Small bilateral pleural effusions suspected.", "Pleural Effusion", -1.0),
+        ("Evaluation for pneumothorax is limited.", "Pneumothorax", -1.0),
+        ("Please correlate clinically for pneumonia.", "Pneumonia", -1.0),
+        ("Pneumonia is in the differential.", "Pneumonia", -1.0),
+        ("Please note that fractures may not be demonstrated.", "Fracture", 0.0),
+        # healed granulomatous disease is not pneumonia; a fractured screw is not a bone fracture
+        ("Residuals of prior granulomatous infection.", "Pneumonia", None),
+        ("The lateral most screw is fractured.", "Fracture", None),
+        ("Complete collapse of the right lung.", "Atelectasis", 1.0),
+        ("Redemonstration without significant interval change of mild atelectasis.", "Atelectasis", 1.0),
+    ],
+)
+def test_real_report_sentence(text, obs, expected):
+    assert lab(text, obs) == expected
+
+
 def test_positive_beats_uncertain_beats_negative_across_sentences():
     text = "No effusion on the right. Small left pleural effusion. Possible effusion at the base."
     assert lab(text, "Pleural Effusion") == 1.0

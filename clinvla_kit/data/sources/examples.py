@@ -103,7 +103,8 @@ def write_examples(out: str | Path) -> dict[str, Path]:
     texts = [[f"{c} example sentence {j}.", *_onehot(c, CLASSES_8X200)] for c in CLASSES_8X200 for j in range(5)]
     _csv(bm / "chexpert_8x200" / "text-retrieval" / "query.csv", ["Text", *CLASSES_8X200], texts)
     made["chexpert-5x200"] = made["chexpert-8x200"] = bm
-    # RSNA: 4 patients, one with two boxes; test_list.txt with two of them
+    # RSNA: 4 train-label patients, one with two boxes; MRM/ALTA's test_list.txt in its released format: two
+    # stage-2 test images ("stage_2_test_images/<patientId>.dcm <label>") that are not in the train labels
     rs = out / "rsna"
     ids = [f"0000000{k}-aaaa-4bbb-8ccc-00000000000{k}" for k in range(4)]
     for pid in ids:
@@ -111,7 +112,11 @@ def write_examples(out: str | Path) -> dict[str, Path]:
     _csv(rs / "stage_2_train_labels.csv", ["patientId", "x", "y", "width", "height", "Target"],
          [[ids[0], "", "", "", "", "0"], [ids[1], "4", "4", "8", "10", "1"], [ids[1], "18", "5", "8", "9", "1"],
           [ids[2], "", "", "", "", "0"], [ids[3], "10", "12", "6", "6", "1"]])
-    (rs / "test_list.txt").write_text(f"{ids[1]}.dcm\n{ids[2]}.dcm\n")
+    test_ids = [f"0000001{k}-tttt-4bbb-8ccc-00000000001{k}" for k in range(2)]
+    for pid in test_ids:
+        _dicom(rs / "stage_2_test_images" / f"{pid}.dcm", pid)
+    (rs / "test_list.txt").write_text(f"stage_2_test_images/{test_ids[0]}.dcm 1\n"
+                                      f"stage_2_test_images/{test_ids[1]}.dcm 0\n")
     made["rsna"] = rs
     # Open-I, both layouts
     oi = out / "openi"

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from clinvla_kit.data.errors import DataError
+from clinvla_kit.data.paths import is_inside
 from clinvla_kit.data.sources._tables import check_allowed, not_found, parse_float, read_table
 
 LABELS_CSV = "stage_2_train_labels.csv"
@@ -167,7 +168,6 @@ def load_rsna(
         assign = {p: s for s, members in gloria_rsna_split(ids).items() for p in members}
     else:
         assign = {p: "train" for p in ids}
-        root = directory.resolve()
         for name, fname in SPLIT_LISTS:
             path = directory / fname
             if name != "test" and not path.is_file():
@@ -185,7 +185,7 @@ def load_rsna(
                     listed[pid] = {"file": path, "row": line, "csv": True}
                     continue
                 image = directory / rel if rel is not None else images / f"{pid}.dcm"
-                if root not in image.resolve().parents:
+                if not is_inside(directory, image):  # lexical, as clinvla_kit.data.paths: symlinked folders pass
                     raise DataError(f"image path {rel!r} points outside the RSNA folder {directory}", file=path,
                                     row=line, field="path")
                 listed[pid] = {"file": path, "row": line, "csv": False, "split": name, "path": image,

@@ -17,7 +17,8 @@ def test_examples_load_and_validate(tmp_path):
     assert len(load_chexpert(made["chexpert"] / "CheXpert-v1.0-small" / "train.csv")) == 2
     assert len(load_chexpert_5x200(made["chexpert-5x200"] / "chexpert_5x200.csv")) == 10
     assert len(load_chexpert_8x200(made["chexpert-8x200"] / "chexpert_8x200", made["chexpert-8x200"])[1]) == 16
-    assert load_rsna(made["rsna"], check_headers=True).target.tolist() == [0, 1, 0, 1]
+    rsna = load_rsna(made["rsna"], check_headers=True)
+    assert rsna.target.tolist() == [0, 1, 0, 1, 1, 0] and rsna.split.tolist() == ["train"] * 4 + ["test"] * 2
     xml, csv = load_openi_xml(made["openi"]), load_openi_csv(made["openi"])
     assert [r.present for r in xml] == [r.present for r in csv] == [(True, True, False, False)] * 3
     assert xml[1].labels["Cardiomegaly"] == 1.0 and xml[2].labels["Pneumonia"] == -1.0

@@ -62,7 +62,7 @@ def test_rsna_chexpert_nih_openi(tmp_path):
         assert rep.ok, rep.format()
         assert kind in json.loads((d / "manifest.json").read_text())
     rsna = VALIDATORS["rsna"](tmp_path / "rsna", known={})
-    assert rsna.stats["test_list_test"] == 2 and rsna.stats["patients"] == 6
+    assert rsna.stats["test_list_test"] == 3 and rsna.stats["patients"] == 6  # the MRM list: 3 stage-2 test images
 
 
 def test_ms_cxr_t_and_missing_data(tmp_path):
