@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "validate": ("validate", "check a data directory and name every bad file, row or field"),
     "pretrain-mae": ("pretrain_mae", "masked-image (MAE) pretraining of the image tower"),
     "pretrain-mrm": ("pretrain_mrm", "masked-record pretraining (MAE + report MLM on the image) of the image tower"),
+    "export-weights": ("export_weights", "a pretraining run's encoder -> shipped fp16 weights + registry entry"),
     "pretrain-mlm": ("pretrain_mlm", "masked-language pretraining of a small report BERT"),
     "pretrain-text": ("pretrain_text", "adapt a text encoder (BERT or LLM) to report styles: MLM + supervised contrastive"),
     "train": ("train", "ClinVLA alignment training (CPU, one GPU, or torchrun)"),

@@ -137,6 +137,10 @@ class LossCfg:
     mlm_weight: float = 0.0
     mlm_mask_prob: float = 0.5  # share of report words masked by the MLM term (ALTA: 0.5; BERT pretraining: 0.15)
     local_chunk: int = 16  # reports per chunk in the vectorised local loss (bounds memory)
+    # The local loss's negatives: the first ``local_batch`` studies of the batch (None = the whole batch, GLoRIA).
+    # Why: its cost grows with batch^2 x words x patches; on 2 CPU cores at batch 32 it is most of a step, and 16
+    # negatives quarter it while the global loss keeps all 32 (the batch is shuffled, so the subset is random).
+    local_batch: int | None = None
 
 
 @dataclass(frozen=True)

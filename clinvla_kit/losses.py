@@ -122,8 +122,10 @@ def total_loss(out: ClinVLAOutput, cfg: LossCfg) -> tuple[torch.Tensor, dict[str
         terms["global"] = global_contrastive_loss(out.img_global, out.txt_global, out.logit_scale)
         total = total + cfg.global_weight * terms["global"]
     if cfg.local_weight:
+        n = out.img_local.shape[0] if cfg.local_batch is None else max(2, min(cfg.local_batch, out.img_local.shape[0]))
         terms["local"], _ = local_alignment_loss(
-            out.img_local, out.txt_local, out.word_mask, out.patch_mask, out.local_temps, cfg.local_chunk
+            out.img_local[:n], out.txt_local[:n], out.word_mask[:n], out.patch_mask[:n], out.local_temps,
+            cfg.local_chunk,
         )
         total = total + cfg.local_weight * terms["local"]
     for name, weight in (("mae", cfg.mae_weight), ("mlm", cfg.mlm_weight)):

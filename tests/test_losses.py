@@ -149,6 +149,18 @@ def test_total_loss_weights_terms():
     assert terms["global"].item() == pytest.approx(g.item())
 
 
+def test_local_batch_uses_the_first_studies_as_the_local_negatives():
+    out = _out(b=5)
+    _, terms = total_loss(out, LossCfg(local_weight=1.0, local_batch=3))
+    ref, _ = local_alignment_loss(out.img_local[:3], out.txt_local[:3], out.word_mask[:3], out.patch_mask[:3],
+                                  out.local_temps)
+    assert terms["local"].item() == pytest.approx(ref.item(), abs=1e-6)
+    g = global_contrastive_loss(out.img_global, out.txt_global, out.logit_scale)  # the global term keeps all 5
+    assert terms["global"].item() == pytest.approx(g.item())
+    _, full = total_loss(out, LossCfg(local_weight=1.0))
+    assert full["local"].item() != pytest.approx(terms["local"].item())
+
+
 def test_total_loss_missing_term_is_an_error():
     with pytest.raises(ValueError, match="mlm"):
         total_loss(_out(), LossCfg(mlm_weight=0.1))

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from clinvla_kit.synth import SYNTHCXR_VERSION
 from clinvla_kit.synth import writer as W
 from clinvla_kit.synth.findings import KIND_TO_CHEXPERT
 from clinvla_kit.synth.labels import study_labels
@@ -139,6 +140,7 @@ def generate(out_dir: str | Path, studies: int, seed: int, image_size: int = 256
     for p in plans:
         splits[p.split] = splits.get(p.split, 0) + 1
     return {
+        "generator_version": SYNTHCXR_VERSION,
         "out": str(out), "seed": user_seed, "site": site, "appearance": appearance, "report_variants": variants,
         "image_size": image_size, "workers": workers,
         "archive_studies": sum(p.cohort == "archive" for p in plans),

@@ -10,7 +10,9 @@ from clinvla_kit.cli import main
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytestmark = pytest.mark.slow
 
-TINY = ["--set", "data.image_size=32", "model.vision.depth=1", "train.batch_size=4"]
+# A smaller ViT than the shipped encoder's, so no checkpoint: the random frozen backbone is meant here.
+TINY = ["--set", "data.image_size=32", "model.vision.depth=1", "train.batch_size=4", "model.vision.checkpoint=null",
+        "model.vision.allow_random_frozen=true"]
 
 
 @pytest.fixture(scope="module")

@@ -54,7 +54,7 @@ def test_clinvla_table7_row_on_a_tiny_model():
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     cfg = apply_overrides(load_preset("tiny"), ["data.image_size=32", "model.vision.depth=1",
-                                                "model.text.max_tokens=16"])
+                                                "model.text.max_tokens=16", "model.vision.checkpoint=null"])
     row = clinvla_complexity(cfg, "tiny", batch_size=2, repeats=1)
     assert 0.0 < row.trainable_share < 0.2  # frozen backbones, adapters and heads only
     assert row.gflops_per_study > 0 and row.latency_ms_batched > 0
