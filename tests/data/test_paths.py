@@ -74,3 +74,15 @@ def test_mimic_dicom_id_with_a_path_is_refused(mimic_dir, dicom):
     assert e.value.row == 1 and e.value.field == "dicom_id" and "metadata" in str(e.value.file)
     report = validate_mimic(mimic_dir)
     assert any(p.field == "dicom_id" and p.row == 1 and "plain name" in p.message for p in report.errors)
+
+
+def test_nih_image_index_with_a_path_is_refused(tmp_path):
+    from clinvla_kit.data.sources.nih import load_nih
+
+    (tmp_path / "Data_Entry_2017.csv").write_text(
+        "Image Index,Finding Labels,Follow-up #,Patient ID,Patient Age,Patient Gender,View Position,"
+        "OriginalImage[Width,Height],OriginalImagePixelSpacing[x,y]\n"
+        "../../etc/passwd,No Finding,0,1,50,M,PA,1024,1024,0.1,0.1\n")
+    with pytest.raises(DataError) as e:
+        load_nih(tmp_path, check_files=False)
+    assert e.value.row == 1 and e.value.field == "Image Index" and "plain name" in str(e.value)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from clinvla_kit.data.errors import DataError
+from clinvla_kit.data.paths import safe_component
 from clinvla_kit.data.sources._tables import check_allowed, check_unique, find_below, not_found, read_table
 
 DATA_ENTRY_NAMES: tuple[str, ...] = ("Data_Entry_2017.csv", "Data_Entry_2017_v2020.csv")
@@ -73,7 +74,7 @@ def load_nih(directory: str | Path, check_files: bool = True) -> pd.DataFrame:
     rows = []
     allowed = (*NIH_LABELS, "No Finding")
     for i, row in enumerate(df.to_dict("records"), start=1):
-        name = row["Image Index"].strip()
+        name = safe_component(row["Image Index"].strip(), csv_path, i, "Image Index")  # a file name, not a path
         labels = [s.strip() for s in row["Finding Labels"].split("|") if s.strip()]
         if not labels:
             raise DataError("empty Finding Labels", file=csv_path, row=i, field="Finding Labels")
