@@ -123,18 +123,29 @@ class MAE(nn.Module):
 
     def encoder_state_dict(self) -> dict[str, torch.Tensor]:
         """The encoder's weights with timm ViT keys (what ``load_vision_init`` expects)."""
-        return {k: v.detach().clone().contiguous() for k, v in self.vit.state_dict().items()}
+        return vit_state_dict(self.vit)
 
     def save_encoder(self, path: str | Path) -> Path:
         """Write ``encoder_state_dict()`` as safetensors; ``path`` a file or a run directory (-> encoder.safetensors)."""
-        from safetensors.torch import save_file
+        return save_encoder_file(self.encoder_state_dict(), path)
 
-        path = Path(path)
-        if path.suffix != ".safetensors":
-            path.mkdir(parents=True, exist_ok=True)
-            path = path / "encoder.safetensors"
-        save_file(self.encoder_state_dict(), str(path))
-        return path
+
+def vit_state_dict(vit: nn.Module) -> dict[str, torch.Tensor]:
+    """A detached, contiguous copy of a ViT's weights (plain timm keys)."""
+    return {k: v.detach().clone().contiguous() for k, v in vit.state_dict().items()}
+
+
+def save_encoder_file(state: dict[str, torch.Tensor], path: str | Path) -> Path:
+    """Write an encoder state dict as safetensors; ``path`` a file or a run directory (-> encoder.safetensors).
+    Shared by the MAE and MRM pretraining runs, whose encoders ``train --init-vision RUN`` reads the same way."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path.mkdir(parents=True, exist_ok=True)
+        path = path / "encoder.safetensors"
+    save_file(state, str(path))
+    return path
 
 
 def build_mae(cfg: RunCfg) -> MAE:

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from clinvla_kit.config import AdapterCfg, RunCfg
-from clinvla_kit.model.mae import MAEDecoder, mae_loss
+from clinvla_kit.model.mae import MAEDecoder, mae_loss, save_encoder_file, vit_state_dict
 from clinvla_kit.model.vision import VisionTower, patch_pixels
 
 PAD, MASK, UNK = 0, 1, 2
@@ -132,15 +132,8 @@ class MRM(nn.Module):
 
     def encoder_state_dict(self) -> dict[str, torch.Tensor]:
         """The ViT's weights with timm keys (what ``load_vit_checkpoint`` and the shipped registry read)."""
-        return {k: v.detach().clone().contiguous() for k, v in self.vision.vit.state_dict().items()}
+        return vit_state_dict(self.vision.vit)
 
     def save_encoder(self, path: str | Path) -> Path:
         """Write ``encoder_state_dict()`` as safetensors; ``path`` a file or a directory (-> encoder.safetensors)."""
-        from safetensors.torch import save_file
-
-        path = Path(path)
-        if path.suffix != ".safetensors":
-            path.mkdir(parents=True, exist_ok=True)
-            path = path / "encoder.safetensors"
-        save_file(self.encoder_state_dict(), str(path))
-        return path
+        return save_encoder_file(self.encoder_state_dict(), path)
