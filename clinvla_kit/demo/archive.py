@@ -119,12 +119,16 @@ class Archive:
 
 @torch.no_grad()
 def build_archive(model: Any, records: Sequence[StudyRecord], data_cfg: DataCfg | None = None,
-                  batch_size: int = 16, embed_reports: bool = False) -> Archive:
+                  batch_size: int = 16, embed_reports: bool = False,
+                  precomputed: dict[str, Any] | None = None) -> Archive:
     """Embed ``records`` (every present view) with ``model`` and return an ``Archive``; report embeddings are
     computed now with ``embed_reports``, else on first use (``reports_for_study``).
 
     Uses the kit's ``StudyDataset`` in eval mode (no augmentation), so the demo sees studies exactly as evaluation
     does. ``data_cfg`` defaults to ``model.cfg.data``.
+
+    ``precomputed`` (from ``demo.cache``): ``{"image_emb": [N, D], "reports": N texts, "report_emb": [N, D] or
+    None, "dropped": {("lateral",): [N, D], ...}}``; nothing is embedded then, so an app starts in a second.
     """
     from clinvla_kit.data.dataset import StudyDataset, collate
     from clinvla_kit.data.tokenize import tokenize_report
@@ -133,7 +137,9 @@ def build_archive(model: Any, records: Sequence[StudyRecord], data_cfg: DataCfg 
     ds = StudyDataset(list(records), data_cfg, model.tokenizer, train=False)
     model.eval()
     img, texts = [], []
-    for start in range(0, len(ds), batch_size):
+    if precomputed is not None:
+        img, texts = [torch.as_tensor(precomputed["image_emb"])], list(precomputed["reports"])
+    for start in range(0, len(ds) if precomputed is None else 0, batch_size):
         batch = collate([ds[i] for i in range(start, min(start + batch_size, len(ds)))])
         img.append(model.encode_image(batch.images, batch.present, normalize=True))
         texts += batch.texts
@@ -150,6 +156,11 @@ def build_archive(model: Any, records: Sequence[StudyRecord], data_cfg: DataCfg 
 
     archive = Archive(records=list(records), image_emb=torch.cat(img), reports=texts, load_study=load_study,
                       tokenize=tokenize, normalization=data_cfg.normalization)
+    if precomputed is not None:
+        if precomputed.get("report_emb") is not None:
+            archive.report_emb = torch.as_tensor(precomputed["report_emb"])
+        for key, emb in (precomputed.get("dropped") or {}).items():
+            archive._cache[tuple(sorted(key))] = torch.as_tensor(emb)
     if embed_reports:
         archive.report_embeddings(model, batch_size)
     return archive

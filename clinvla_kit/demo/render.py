@@ -47,16 +47,17 @@ def thumbnail(path: str | Path, size: int = 96, remove_burned_in: bool = True) -
     return cv2.resize(read_for_display(path, remove_burned_in), (size, size), interpolation=cv2.INTER_AREA)
 
 
-def overlay(gray: np.ndarray, heat: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """A [H, W] image in [0, 1] with a [gh, gw] heat grid (NaN = no patch) blended as a JET colour map ->
-    [H, W, 3] uint8 RGB. The grid is min-max scaled within the image: the map shows *where*, not how strongly."""
+def overlay(gray: np.ndarray, heat: np.ndarray, alpha: float = 0.45, colormap: int = cv2.COLORMAP_JET) -> np.ndarray:
+    """A [H, W] image in [0, 1] with a [gh, gw] heat grid (NaN = no patch) blended as a colour map (JET by
+    default; the app uses viridis, which colour-blind readers can order) -> [H, W, 3] uint8 RGB. The grid is
+    min-max scaled within the image: the map shows *where*, not how strongly."""
     h, w = gray.shape
     g = np.asarray(heat, dtype=np.float32)
     finite = np.isfinite(g)
     lo, hi = (float(g[finite].min()), float(g[finite].max())) if finite.any() else (0.0, 1.0)
     g = np.where(finite, (g - lo) / (hi - lo + 1e-8), 0.0).astype(np.float32)
     big = cv2.resize(g, (w, h), interpolation=cv2.INTER_LINEAR)
-    color = cv2.cvtColor(cv2.applyColorMap((big * 255).astype(np.uint8), cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB)
+    color = cv2.cvtColor(cv2.applyColorMap((big * 255).astype(np.uint8), colormap), cv2.COLOR_BGR2RGB)
     base = np.repeat((np.clip(gray, 0, 1) * 255).astype(np.uint8)[..., None], 3, axis=2)
     return cv2.addWeighted(base, 1 - alpha, color, alpha, 0)
 

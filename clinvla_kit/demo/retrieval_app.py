@@ -52,6 +52,9 @@ class SearchResult:
     heatmap: dict[str, np.ndarray] | None = None
     drop_views: tuple[str, ...] = ()
     label_filter: str | None = None
+    hit_heatmaps: list[dict[str, np.ndarray]] | None = None  # one slot -> grid dict per hit (``heatmaps_for_hits``)
+    chance: Any = None  # ``demo.chance.ChanceLevel`` of the query, or None when its findings are unknown
+    kind: str = "text"  # "text" or "image" (a query study or an uploaded file)
 
 
 @dataclass
@@ -155,24 +158,81 @@ def search_by_text(archive: Archive, model: Any, query: str, k: int = 5, label_f
         drop_views: slots removed from every archive study before embedding (e.g. ``("lateral",)``).
         heatmap: compute the word-to-patch heatmap on the top hit (one extra forward pass).
     """
+    q = embed_query(archive, model, query)
+    result = search_by_embedding(archive, model, q, query, k, label_filter, drop_views)
+    if heatmap and result.hits:
+        images, present = archive.load_batch([result.hits[0].index], drop_views)
+        ids, mask = archive.tokenize(query.strip())
+        result.heatmap = query_heatmap(model, images[0], present[0], ids, mask)
+    return result
+
+
+@torch.no_grad()
+def search_by_embedding(archive: Archive, model: Any, q: torch.Tensor, query: str, k: int = 5,
+                        label_filter: str | None = None, drop_views: Sequence[str] = (),
+                        exclude: Sequence[int] = ()) -> SearchResult:
+    """Top-``k`` archive studies for a query embedding ``q`` [D] (normalised): a text's or an image's.
+
+    ``exclude``: archive indices never returned (a query study is not its own best hit).
+    """
     if label_filter is not None and label_filter not in CHEXPERT_LABELS:
         raise ValueError(f"unknown label {label_filter!r}; labels are {CHEXPERT_LABELS}")
-    q = embed_query(archive, model, query)
     emb = archive.image_embeddings(model, drop_views)
-    scores = emb @ q
-    allowed = None
-    if label_filter is not None:
-        allowed = [i for i, r in enumerate(archive.records) if r.labels.get(label_filter) == 1.0]
+    scores = emb @ torch.as_tensor(q, dtype=emb.dtype)
+    skip = {int(i) for i in exclude}
+    allowed = [i for i, r in enumerate(archive.records)
+               if i not in skip and (label_filter is None or r.labels.get(label_filter) == 1.0)]
     hits = [Hit(index=i, study_id=archive.records[i].study_id, score=float(scores[i]),
                 views={s: (p if s not in drop_views else None) for s, p in archive.records[i].images.items()},
                 labels=positive_labels(archive.records[i]), report=archive.reports[i])
             for i in top_k(scores, k, allowed)]
-    maps = None
-    if heatmap and hits:
-        images, present = archive.load_batch([hits[0].index], drop_views)
-        ids, mask = archive.tokenize(query.strip())
-        maps = query_heatmap(model, images[0], present[0], ids, mask)
-    return SearchResult(query=query, hits=hits, heatmap=maps, drop_views=tuple(drop_views), label_filter=label_filter)
+    return SearchResult(query=query, hits=hits, drop_views=tuple(drop_views), label_filter=label_filter)
+
+
+@torch.no_grad()
+def search_by_image(archive: Archive, model: Any, query: str | torch.Tensor | np.ndarray, k: int = 5,
+                    label_filter: str | None = None, drop_views: Sequence[str] = ()) -> SearchResult:
+    """Image-to-image search: ``query`` is an archive study id (its embedding with every view; the study itself is
+    left out of the hits) or an image embedding [D] (e.g. ``InferenceModel.embed_images`` of an uploaded file)."""
+    if isinstance(query, str):
+        i = archive.index_of(query)
+        res = search_by_embedding(archive, model, archive.image_emb[i], f"study {query}", k, label_filter,
+                                  drop_views, exclude=[i])
+    else:
+        q = torch.nn.functional.normalize(torch.as_tensor(np.asarray(query), dtype=torch.float32).flatten(), dim=0)
+        res = search_by_embedding(archive, model, q, "uploaded image", k, label_filter, drop_views)
+    res.kind = "image"
+    return res
+
+
+@torch.no_grad()
+def heatmaps_for_hits(archive: Archive, model: Any, result: SearchResult) -> list[dict[str, np.ndarray]]:
+    """The query's word heatmap on every view of every hit (one forward pass per hit), stored in
+    ``result.hit_heatmaps`` (and the first in ``result.heatmap``). Text queries only: an image has no words."""
+    if result.kind != "text":
+        raise ValueError("word heatmaps need a text query")
+    ids, mask = archive.tokenize(result.query.strip())
+    maps = []
+    for hit in result.hits:
+        images, present = archive.load_batch([hit.index], result.drop_views)
+        maps.append(query_heatmap(model, images[0], present[0], ids, mask))
+    result.hit_heatmaps = maps
+    result.heatmap = maps[0] if maps else None
+    return maps
+
+
+def view_shares(maps: dict[str, np.ndarray] | None) -> dict[str, float] | None:
+    """Share of the query's attention on each view: the maps' sums, scaled to 1 over the views.
+
+    Meaningful for the attention heatmap (one softmax over the patches of all views, so the sums are the share of
+    the words' attention each view receives); None for maps with negative values (the similarity fallback)."""
+    if not maps:
+        return None
+    sums = {s: float(np.nansum(m)) for s, m in maps.items()}
+    if any(float(np.nanmin(m)) < 0 for m in maps.values()) or sum(sums.values()) <= 0:
+        return None
+    total = sum(sums.values())
+    return {s: v / total for s, v in sums.items()}
 
 
 @torch.no_grad()
