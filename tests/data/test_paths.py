@@ -86,3 +86,13 @@ def test_nih_image_index_with_a_path_is_refused(tmp_path):
     with pytest.raises(DataError) as e:
         load_nih(tmp_path, check_files=False)
     assert e.value.row == 1 and e.value.field == "Image Index" and "plain name" in str(e.value)
+
+
+def test_openi_projection_filename_outside_the_images_is_refused(tmp_path):
+    from clinvla_kit.data.sources.openi import load_openi_csv
+
+    (tmp_path / "indiana_reports.csv").write_text("uid,findings,impression\n1,Heart normal.,No acute disease.\n")
+    (tmp_path / "indiana_projections.csv").write_text("uid,filename,projection\n1,../../../etc/passwd,Frontal\n")
+    with pytest.raises(DataError) as e:
+        load_openi_csv(tmp_path, check_files=False)
+    assert e.value.row == 1 and e.value.field == "filename" and "outside the data root" in str(e.value)

@@ -27,6 +27,7 @@ from pathlib import Path
 from clinvla_kit.config import SLOTS
 from clinvla_kit.data.errors import DataError
 from clinvla_kit.data.labeler import label_report
+from clinvla_kit.data.paths import inside_root, safe_component
 from clinvla_kit.data.records import StudyRecord
 from clinvla_kit.data.sources._tables import check_allowed, check_unique, find_below, not_found, read_table
 
@@ -109,7 +110,7 @@ def load_openi_csv(
         if uid not in known:
             raise DataError(f"uid {uid!r} is not in indiana_reports.csv", file=proj_csv, row=i, field="uid")
         view = check_allowed(row["projection"].strip(), ("Frontal", "Lateral"), proj_csv, i, "projection").lower()
-        path = images / row["filename"].strip()
+        path = inside_root(images, images / row["filename"].strip(), proj_csv, i, "filename", cell=row["filename"])
         if check_files and not path.is_file():
             raise DataError(missing_image(path, "the Kaggle variant's images"), file=proj_csv, row=i,
                             field="filename")
@@ -195,7 +196,7 @@ def load_openi_xml(
         views = []
         for k, img in enumerate(root.iter("parentImage")):
             image_id = img.get("id", "")
-            path = images / f"{image_id}.png"
+            path = images / f"{safe_component(image_id, f, None, 'parentImage')}.png"  # an id, not a path
             if check_files and not path.is_file():
                 raise DataError(missing_image(path, "NLM's release (NLMCXR_png)"), file=f, field="parentImage")
             view = projection.get(image_id.split("CXR", 1)[-1]) or projection.get(image_id)
