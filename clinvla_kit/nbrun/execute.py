@@ -134,7 +134,8 @@ def ensure_shared_run(ctx: RunContext) -> Path:
     """Train the shared run (``clinvla-kit recipe``, as notebook 03) unless ``ctx.run_dir`` already holds one."""
     if (ctx.run_dir / "config.json").exists():
         return ctx.run_dir
-    _run_cli(recipe_args(ctx), f"training the shared run in {ctx.recipe_dir}")
+    # --overwrite: only reached without a finished run, so what is there is an interrupted one (e.g. its mae/)
+    _run_cli(recipe_args(ctx) + ["--overwrite"], f"training the shared run in {ctx.recipe_dir}")
     if not (ctx.run_dir / "config.json").exists():
         raise RuntimeError(f"recipe finished but {ctx.run_dir} holds no config.json")
     return ctx.run_dir
