@@ -96,7 +96,7 @@ def extract_sections(text: str) -> dict[str, str]:
 
 
 _DEID_XRAY = re.compile(r"(?<![A-Za-z])([xX])-X{4,}(?![A-Za-z])")
-_DEID_TOKEN = re.compile(r"(?<![A-Za-z])X{4,}(?![A-Za-z])")
+_DEID_TOKEN = re.compile(r"[A-Za-z]*X{4,}[A-Za-z]*")  # with letters glued on: "XXXXpm", "XXXXs"
 
 
 def remove_deid(text: str) -> str:
@@ -105,7 +105,8 @@ def remove_deid(text: str) -> str:
     Open-I's de-identification replaced dates, times and also many ordinary words with "XXXX" ("There are no XXXX
     of a pleural effusion", "Normal chest x-XXXX"); the token must reach neither the tokenizer nor the labeler as a
     word. "x-XXXX" is restored to "x-ray" (the only word it can be there); every other run of four or more capital
-    X's that stands alone is deleted (three, "XXX", is left alone: it can be a Roman numeral).
+    X's is deleted with any letters glued to it ("XXXXpm" in the real release: a time), since the word it belongs
+    to is de-identified (three, "XXX", is left alone: it can be a Roman numeral).
     """
     text = re.sub(r"_+", " ", text)
     text = _DEID_XRAY.sub(lambda m: f"{m.group(1)}-ray", text)

@@ -149,4 +149,5 @@ def test_open_i_deid_token_is_removed():
     out = clean_report("FINDINGS: There are no XXXX of a pleural effusion. IMPRESSION: Normal chest x-XXXX.")
     assert out == "There are no of a pleural effusion. Normal chest x-ray."
     assert remove_deid("Stage XXX disease") == "Stage XXX disease"  # three X's can be a Roman numeral
+    assert remove_deid("result at XXXXpm and XXXXs").split() == ["result", "at", "and"]  # real Open-I forms
     assert "X" not in remove_deid("XXXXXXXX")
