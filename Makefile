@@ -47,13 +47,14 @@ $(VENV)/.installed-demo: $(VENV)/.installed pyproject.toml
 
 # The app alone (notebooks/demo_app.ipynb, its parameters name runs/recipe/run and runs/data/synthcxr) on localhost
 # only: data and the run are made when missing (as the tutorial makes them), the archive embeddings are precomputed
-# into runs/recipe/run/embeddings, and idle kernels are shut down.
+# into runs/recipe/run/embeddings, and a kernel is shut down a minute after its page closed (culling spares kernels
+# with a page connected).
 demo: $(VENV)/.installed-demo
 	test -f runs/recipe/run/config.json || HF_HUB_OFFLINE=1 $(PY) -c "from clinvla_kit.nbrun import make_context, \
 	ensure_data, ensure_shared_run; c = make_context('runs', 'tutorial'); ensure_data(c); ensure_shared_run(c)"
 	HF_HUB_OFFLINE=1 $(PY) -m clinvla_kit.demo.app --run runs/recipe/run --data runs/data/synthcxr
 	HF_HUB_OFFLINE=1 $(VENV)/bin/voila notebooks/demo_app.ipynb --no-browser --port 8866 --Voila.ip=127.0.0.1 \
-	  --MappingKernelManager.cull_idle_timeout=1800 --MappingKernelManager.cull_interval=300
+	  --MappingKernelManager.cull_idle_timeout=60 --MappingKernelManager.cull_interval=30
 
 browser-test: $(VENV)/.installed-demo
 	test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)

@@ -1,6 +1,7 @@
 """End to end in a real browser: Voila serves the demo app (``notebooks/demo_app.ipynb``) on 127.0.0.1, Playwright
 drives Debian's Chromium: the loading indicator first, then the app; a text query with per-hit heatmaps, click to
-enlarge, an image query; the kernel is shut down when the page closes.
+enlarge, an image query; the kernel is shut down when the page closes (Voila culls a kernel once no page is
+connected and it is idle: ``--MappingKernelManager.cull_idle_timeout``, as ``make demo`` sets it).
 
 Skipped unless ``/usr/bin/chromium``, playwright and voila are installed (``make browser-test`` installs them; no
 browser is ever downloaded). Written for a loaded 2-core machine: the page is awaited by its widgets (a selector
@@ -90,7 +91,8 @@ def test_demo_app_in_chromium(tmp_path):
     log_path = ctx.root / "voila.log"
     log = open(log_path, "w")  # noqa: SIM115 - Voila writes to it for the whole test; closed in finally
     proc = subprocess.Popen([sys.executable, "-m", "voila", str(served), "--no-browser", f"--port={port}",
-                             "--Voila.ip=127.0.0.1"], cwd=ctx.root, env={**os.environ, **KERNEL_ENV},
+                             "--Voila.ip=127.0.0.1", "--MappingKernelManager.cull_idle_timeout=10",
+                             "--MappingKernelManager.cull_interval=5"], cwd=ctx.root, env={**os.environ, **KERNEL_ENV},
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     timings: dict[str, float] = {}
     try:
@@ -138,6 +140,7 @@ def test_demo_app_in_chromium(tmp_path):
             assert kernel_children(proc.pid) == [], "the kernel outlived the page"
             browser.close()
     except BaseException:
+        print(f"timings so far: {timings}")
         log.flush()
         print(f"---- voila log ({log_path}) ----\n{log_path.read_text()[-20000:]}\n---- end of voila log ----")
         raise
