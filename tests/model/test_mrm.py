@@ -93,3 +93,21 @@ def _tokenize(texts):
     width = max(map(len, rows))
     ids = torch.tensor([r + [0] * (width - len(r)) for r in rows])
     return {"input_ids": ids, "attention_mask": (ids != 0).long()}
+
+
+def test_pretrain_mrm_cli_runs_and_refuses_to_overwrite(tmp_path, capsys):
+    """Two steps end to end on a small SynthCXR; a second run into the same folder needs --resume or --overwrite."""
+    from clinvla_kit.cli import main
+    from clinvla_kit.synth.generate import generate
+
+    data, out = tmp_path / "data", tmp_path / "mrm"
+    generate(data, 16, 0, image_size=32, workers=1)
+    args = ["pretrain-mrm", "--data", str(data), "--out", str(out), "--max-steps", "2", "--set",
+            "data.image_size=32", "model.vision.model_name=custom", "model.vision.embed_dim=32",
+            "model.vision.depth=1", "model.vision.num_heads=2", "model.vision.patch_size=8",
+            "model.vision.checkpoint=null", "mae.batch_size=4", "mae.decoder_dim=16", "mae.decoder_depth=1",
+            "mae.decoder_heads=2", "mrm.text_dim=16", "mrm.text_depth=1", "mrm.text_heads=2"]
+    assert main(args) == 0
+    assert (out / "encoder.safetensors").is_file() and (out / "mrm_vocab.json").is_file()
+    assert main(args) == 1
+    assert "--overwrite" in capsys.readouterr().err
