@@ -28,11 +28,11 @@ from sklearn.metrics import roc_auc_score
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_synth_ceiling import FINDINGS, frontal_arrays, pixel_probe  # noqa: E402
+from bench_synth_ceiling import FINDINGS, frontal_arrays, pixel_probe
 
-from clinvla_kit.config import load_config  # noqa: E402
-from clinvla_kit.data.images import read_image, resize, to_model_input  # noqa: E402
-from clinvla_kit.data.sources.mimic import load_mimic  # noqa: E402
+from clinvla_kit.config import load_config
+from clinvla_kit.data.images import read_image, resize, to_model_input
+from clinvla_kit.data.sources.mimic import load_mimic
 
 
 def encoder(run_cfg, weights: str | Path):

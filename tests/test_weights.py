@@ -59,8 +59,8 @@ def test_tiny_preset_names_a_shipped_encoder_it_fits():
 
 
 def test_registry_resolution_and_errors(tmp_path, monkeypatch):
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     (tmp_path / "weights").mkdir()
     save_file({"a": torch.zeros(2)}, str(tmp_path / "weights" / "x.safetensors"))

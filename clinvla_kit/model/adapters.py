@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "gelu": nn.GELU}
 """Adapter non-linearities: ReLU (the paper, Houlsby adapters) or GELU (ALTA's vision adapters)."""
 
