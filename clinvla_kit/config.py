@@ -214,6 +214,11 @@ class MRMCfg:
     text_dim: int = 192
     text_depth: int = 2
     text_heads: int = 4
+    # What the report branch reads. None: the global token of the MAE pass (views masked at ``mae.mask_ratio``), as
+    # MRM does at 224 px. A number: a second pass of the study's frontal view masked at this ratio (0 = the whole
+    # image). Why: at 64 px a view has 64 patches and the MAE pass keeps 16, so a focal finding is often not seen
+    # by the token that has to name it; the first shipped encoder learned the diffuse findings only (model card).
+    report_view_mask_ratio: float | None = None
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     **{f"mlm.{n}": _NONNEG for n in ("lr", "max_steps", "warmup_steps")},
     "mlm.mask_prob": _PROB,
     "mrm.mask_prob": _PROB,
+    "mrm.report_view_mask_ratio": _FRACTION,
     **{f"mrm.{n}": _POS for n in ("text_dim", "text_depth", "text_heads")},
 }
 """Allowed ranges by dotted field name (missing fields are ignored)."""

@@ -98,9 +98,13 @@ def resolve(name_or_path: str | Path) -> Path:
     Raises:
         FileNotFoundError: neither an existing directory nor a known name; the message lists the known names.
     """
+    from clinvla_kit.aligned_weights import is_aligned_name, materialize
+
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
+    if is_aligned_name(name_or_path):
+        return materialize(str(name_or_path))
     looks_like_path = any(sep in str(name_or_path) for sep in ("/", "\\")) or path.suffix != ""
     mod = _weights_module()
     if mod is not None and not looks_like_path and callable(getattr(mod, "resolve", None)):

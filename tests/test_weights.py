@@ -46,6 +46,16 @@ def test_shipped_encoder_loads_with_no_missing_or_unexpected_keys(name):
     assert not missing and not unexpected, (missing, unexpected)
 
 
+@pytest.mark.parametrize("name", sorted(n for n, e in weights.registry().items() if e["kind"] == "aligned-model"))
+def test_shipped_aligned_model_loads_over_its_shipped_towers(name):
+    from clinvla_kit.aligned_weights import build_aligned
+
+    model = build_aligned(name)  # refuses missing, unexpected or mis-shaped keys and a changed encoder
+    assert not model.training
+    for dep, digest in weights.entry(name)["requires"].items():
+        assert weights.sha256(weights.resolve(dep)) == digest
+
+
 def test_tiny_preset_names_a_shipped_encoder_it_fits():
     from clinvla_kit.config import load_preset
     from clinvla_kit.model.vision import VisionTower

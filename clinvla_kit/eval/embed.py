@@ -102,9 +102,10 @@ class Embedder:
     def from_run(cls, run_dir: str | Path, cache_dir: str | Path | None = "auto", device: str = "cpu",
                  **kwargs: Any) -> Embedder:
         """Load ``ClinVLA.from_pretrained(run_dir)``; the cache defaults to ``run_dir/embeddings``."""
+        from clinvla_kit.aligned_weights import resolve_run
         from clinvla_kit.model.clinvla import WEIGHTS, ClinVLA
 
-        run_dir = Path(run_dir)
+        run_dir = resolve_run(run_dir)  # a shipped aligned model's name -> its materialised run directory
         model = ClinVLA.from_pretrained(run_dir, map_location=device)
         cache = run_dir / "embeddings" if cache_dir == "auto" else cache_dir
         return cls(model, fingerprint=file_sha256(run_dir / WEIGHTS), cache_dir=cache, **kwargs)

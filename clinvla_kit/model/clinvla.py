@@ -144,14 +144,16 @@ class ClinVLA(nn.Module):
     def from_pretrained(
         cls, run_dir: str | Path, map_location: str | torch.device = "cpu", expect_cfg: RunCfg | None = None
     ) -> ClinVLA:
-        """Rebuild from a run directory without network or the original weights (safetensors only).
+        """Rebuild from a run directory, or a shipped aligned model's name (``clinvla_kit.aligned_weights``),
+        without network or the original weights (safetensors only).
 
         Raises ValueError naming the differing config fields when ``expect_cfg`` does not match the run's config,
         and naming missing/unexpected/mis-shaped keys when the weights do not match the run's config.
         """
+        from clinvla_kit.aligned_weights import resolve_run
         from clinvla_kit.model.run_weights import read_run_weights
 
-        run_dir = Path(run_dir)
+        run_dir = resolve_run(run_dir)  # a shipped aligned model's name -> its materialised run directory
         for need in ("config.json", WEIGHTS):
             if not (run_dir / need).is_file():
                 raise FileNotFoundError(f"{run_dir}: not a ClinVLA run directory (no {need})")

@@ -6,7 +6,8 @@ masked-language-model loss on its report, conditioned on the image's global toke
   masked (at ``mae.mask_ratio``), encoded and pooled (``model.vision.pooling``) exactly as alignment does it;
 - ``pixel_decoder``: the MAE decoder (``model/mae.py``), one reconstruction per encoded view;
 - ``report_decoder``: a small transformer that predicts the masked report words from the unmasked ones plus the
-  projected global image embedding added to every token (the conditioning of MRM's report branch).
+  projected global image embedding added to every token (the conditioning of MRM's report branch); with
+  ``mrm.report_view_mask_ratio`` set that embedding comes from a second, less masked pass of the frontal view.
 
 Only ``vision.vit`` is kept (``encoder_state_dict``: plain timm keys); both decoders are thrown away. The view and
 time embeddings and the missing-view token stay frozen at their initial values: the shipped encoder is a
@@ -122,13 +123,27 @@ class MRM(nn.Module):
         words = batch.attention_mask.bool() & ~torch.isin(batch.input_ids, self.special_ids)
         ids = self.compact(batch.input_ids).masked_fill(~batch.attention_mask.bool(), PAD)
         masked, labels = mask_words(ids, words, self.cfg.mrm.mask_prob, generator)
-        logits = self.report_decoder(masked, batch.attention_mask, out.global_emb)
+        logits = self.report_decoder(masked, batch.attention_mask,
+                                     self.report_image(batch, out.global_emb, generator))
         l_mlm = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
         with torch.no_grad():
             sel = labels != -100
             acc = (logits.argmax(-1)[sel] == labels[sel]).float().mean()
         loss = l_mae + self.cfg.mrm.mlm_weight * l_mlm
         return loss, {"mae": l_mae.detach(), "mlm": l_mlm.detach(), "mlm_acc": acc}
+
+    def report_image(self, batch: Any, mae_global: torch.Tensor,
+                     generator: torch.Generator | None = None) -> torch.Tensor:
+        """The image embedding [B, D] the report branch reads: the MAE pass's global token ``mae_global`` or, with
+        ``mrm.report_view_mask_ratio`` set, the summary (``model.vision.pooling``) of a second pass of each study's
+        frontal view (its first present view when it has none) masked at that ratio."""
+        ratio = self.cfg.mrm.report_view_mask_ratio
+        if ratio is None:
+            return mae_global
+        present = batch.present.bool()
+        slot = present.long().argmax(dim=1)  # frontal (slot 0) when present
+        images = batch.images[torch.arange(present.shape[0], device=present.device), slot]
+        return self.vision.encode_views(images, slot, ratio, generator)[0]
 
     def encoder_state_dict(self) -> dict[str, torch.Tensor]:
         """The ViT's weights with timm keys (what ``load_vit_checkpoint`` and the shipped registry read)."""

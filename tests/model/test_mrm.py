@@ -111,3 +111,23 @@ def test_pretrain_mrm_cli_runs_and_refuses_to_overwrite(tmp_path, capsys):
     assert (out / "encoder.safetensors").is_file() and (out / "mrm_vocab.json").is_file()
     assert main(args) == 1
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_report_branch_reads_the_whole_frontal_view_when_asked(tiny_cfg):
+    """``mrm.report_view_mask_ratio=0``: the report decoder's image input is the CLS of a plain, unmasked ViT pass
+    of each study's frontal view (its first present view without one), not the masked MAE pass's token."""
+    cfg = apply_overrides(_cfg(tiny_cfg), {"mrm.report_view_mask_ratio": 0.0})
+    torch.manual_seed(0)
+    m = MRM(cfg, _Tok(), torch.tensor((2, 3, 7, 9, 11, 20))).eval()
+    batch = make_batch(type("M", (), {"cfg": tiny_cfg, "tokenize": staticmethod(_tokenize)})(), b=3)
+    batch = dataclasses.replace(batch, present=torch.tensor([[1, 1, 0, 0], [0, 1, 0, 0], [1, 0, 0, 0]]).bool())
+    seen = {}
+    m.report_decoder.register_forward_hook(lambda mod, args, out: seen.update(image=args[2]))
+    m(batch, generator=torch.Generator().manual_seed(0))
+    views = torch.stack([batch.images[0, 0], batch.images[1, 1], batch.images[2, 0]])
+    with torch.no_grad():
+        reference = m.vision.vit.forward_features(views)[:, 0]  # timm's own forward, CLS after the final norm
+    assert torch.allclose(seen["image"], reference, atol=1e-5)
+    m.train()
+    loss, _ = m(batch, generator=torch.Generator().manual_seed(0))
+    assert torch.isfinite(loss)
