@@ -154,6 +154,37 @@ def evaluate_loss(model: nn.Module, dataset: Dataset, cfg: RunCfg, loss_fn: Call
     return {f"val_{k}": v / n for k, v in sums.items()} if n else {}
 
 
+def prepare_model(cfg: RunCfg, init_vision: str | Path | None = None, init_text: str | Path | None = None,
+                  max_steps: int | None = None, model: nn.Module | None = None,
+                  resume: bool = False) -> tuple[RunCfg, nn.Module, Path | None]:
+    """The run's final config and its initial model, exactly as ``train`` makes them (seeded build, encoder init).
+
+    Split out of ``train`` so that code which must look at the model before the first update (``progress``
+    measures retrieval at step 0) starts from the very weights an uninterrupted ``train`` call would.
+
+    Returns:
+        ``(cfg with max_steps and the text init applied, model, resolved vision file or None)``.
+    """
+    cfg = with_max_steps(cfg, max_steps)
+    if init_text is not None:
+        text = dataclasses.replace(cfg.model.text, name_or_path=str(resolve_text_init(init_text)))
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, text=text))
+    vision_file = resolve_vision_init(init_vision) if init_vision is not None else None
+    distributed.init_from_env()
+    seed_everything(cfg.train.seed)  # model initialisation is part of the run's reproducibility
+    if model is None and not resume:
+        check_vision_weights(cfg, vision_file)
+    if model is None:
+        from clinvla_kit.model.clinvla import ClinVLA
+
+        model = ClinVLA(cfg)
+    if vision_file is not None and not resume:
+        from clinvla_kit.model.mae import load_vision_init
+
+        load_vision_init(model, vision_file)
+    return cfg, model, vision_file
+
+
 def train(
     cfg: RunCfg,
     data_dir: str | Path | None,
@@ -190,25 +221,8 @@ def train(
         ``TrainResult(run_dir, metrics, log_path)``; metrics hold the last logged loss terms, throughput,
         skipped samples and, on one process, the validation-split loss.
     """
-    cfg = with_max_steps(cfg, max_steps)
-    if init_text is not None:
-        text = dataclasses.replace(cfg.model.text, name_or_path=str(resolve_text_init(init_text)))
-        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, text=text))
-    vision_file = resolve_vision_init(init_vision) if init_vision is not None else None
-    distributed.init_from_env()
+    cfg, model, vision_file = prepare_model(cfg, init_vision, init_text, max_steps, model, resume)
     run_dir = Path(out_dir)
-
-    seed_everything(cfg.train.seed)  # model initialisation is part of the run's reproducibility
-    if model is None and not resume:
-        check_vision_weights(cfg, vision_file)
-    if model is None:
-        from clinvla_kit.model.clinvla import ClinVLA
-
-        model = ClinVLA(cfg)
-    if vision_file is not None and not resume:
-        from clinvla_kit.model.mae import load_vision_init
-
-        load_vision_init(model, vision_file)
     if datasets is None:
         if data_dir is None:
             raise ValueError("train: give data_dir or datasets")

@@ -14,7 +14,7 @@ import importlib.util
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +36,16 @@ def needs_mlm(cfg: RunCfg) -> bool:
 
 
 def recipe(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", max_steps: int | None = None,
-           overrides: Sequence[str] | dict[str, Any] = ()) -> TrainResult:
+           overrides: Sequence[str] | dict[str, Any] = (),
+           align: Callable[..., TrainResult] | None = None) -> TrainResult:
     """Run the preset's recipe on ``data_dir``; return the alignment run's ``TrainResult`` (run dir ``OUT/run``).
 
     Args:
         preset: preset name or JSON path; ``overrides`` are ``key=value`` strings (``--set``) or a dict.
         max_steps: caps every stage at this many updates (smoke tests); default: each preset's epochs.
+        align: the alignment stage (default ``train``), called as ``train`` is (``(cfg, data_dir, OUT/run,
+            init_vision=..., init_text=..., max_steps=...)``); ``progress.with_progress(...)`` gives one that also measures
+            retrieval along the way (notebook 03) and trains the very same weights.
     """
     if isinstance(overrides, dict):  # one form for both the library call and the pretrain-mlm command line
         overrides = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in overrides.items()]
@@ -77,7 +81,8 @@ def recipe(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", max_
             print(f"recipe: no MAE stage (mae.enabled is false in preset {preset!r}; --set mae.enabled=true runs it)",
                   file=sys.stderr)
     t = time.perf_counter()
-    result = train(cfg, data_dir, out / "run", init_vision=mae_dir, init_text=init_text, max_steps=max_steps)
+    result = (align or train)(cfg, data_dir, out / "run", init_vision=mae_dir, init_text=init_text,
+                              max_steps=max_steps)
     stages["train_s"] = time.perf_counter() - t
     stages["total_s"] = time.perf_counter() - t0
     if distributed.is_main():
