@@ -219,6 +219,13 @@ class MRMCfg:
     # image). Why: at 64 px a view has 64 patches and the MAE pass keeps 16, so a focal finding is often not seen
     # by the token that has to name it; the first shipped encoder learned the diffuse findings only (model card).
     report_view_mask_ratio: float | None = None
+    # Weight of a global image-report contrastive term (InfoNCE between the report branch's image embedding and the
+    # frozen text tower's report embedding, cached, through two linear heads); 0 = pure MRM. Why an option: the
+    # masked-word loss sees a finding's presence only through a few negation words ("No pneumothorax." vs "Small
+    # left pneumothorax."), so focal findings stay weak in the image token; masked *contrastive* pretraining (MaCo,
+    # Huang et al. 2024) adds this term to masked modelling for that reason. The heads are thrown away.
+    itc_weight: float = 0.0
+    itc_dim: int = 128
 
 
 @dataclass(frozen=True)

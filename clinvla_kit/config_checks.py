@@ -50,6 +50,8 @@ RANGES: dict[str, tuple[float | None, float | None, bool]] = {
     "mlm.mask_prob": _PROB,
     "mrm.mask_prob": _PROB,
     "mrm.report_view_mask_ratio": _FRACTION,
+    "mrm.itc_weight": _NONNEG,
+    "mrm.itc_dim": _POS,
     **{f"mrm.{n}": _POS for n in ("text_dim", "text_depth", "text_heads")},
 }
 """Allowed ranges by dotted field name (missing fields are ignored)."""

@@ -85,6 +85,36 @@ def mask_words(ids: torch.Tensor, word_mask: torch.Tensor, prob: float,
     return ids.masked_fill(chosen, MASK), ids.masked_fill(~chosen, -100)
 
 
+class ReportContrast(nn.Module):
+    """Optional global image-report InfoNCE of MRM (``mrm.itc_weight``): forward(image [B, Dv], input_ids [B, T],
+    attention_mask [B, T]) -> scalar loss.
+
+    The report side is the frozen text tower of ``model.text`` without adapters, each distinct report encoded once
+    (``cache_features``), so the term costs two linear heads; both sides are standardised first (as the alignment
+    heads are, ``heads.Projection``); the temperature is CLIP's initial 0.07, fixed.
+    """
+
+    def __init__(self, cfg: RunCfg, image_dim: int) -> None:
+        super().__init__()
+        from clinvla_kit.model.heads import Projection
+        from clinvla_kit.model.text import TextTower
+
+        tcfg = dataclasses.replace(cfg.model.text, freeze_backbone=True, dropout=0.0, cache_features=True)
+        self.text = TextTower(tcfg, NO_ADAPTERS)
+        for p in self.text.parameters():
+            p.requires_grad = False
+        self.img_head = Projection(image_dim, cfg.mrm.itc_dim)
+        self.txt_head = Projection(self.text.dim, cfg.mrm.itc_dim)
+        self.logit_scale = 1.0 / 0.07
+
+    def forward(self, image: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        from clinvla_kit.losses import global_contrastive_loss
+
+        with torch.no_grad():
+            report = self.text(input_ids, attention_mask).global_emb
+        return global_contrastive_loss(self.img_head(image), self.txt_head(report), self.logit_scale)
+
+
 class MRM(nn.Module):
     """``forward(batch) -> (loss, {"mae": ..., "mlm": ..., "mlm_acc": ...})`` on a ``Batch`` of studies."""
 
@@ -110,6 +140,7 @@ class MRM(nn.Module):
         m = cfg.mrm
         self.report_decoder = ReportMLMDecoder(3 + vocab_ids.numel(), vit.embed_dim, m.text_dim, m.text_depth,
                                                m.text_heads, cfg.data.max_tokens)
+        self.itc: ReportContrast | None = ReportContrast(cfg, vit.embed_dim) if m.itc_weight > 0 else None
 
     def compact(self, input_ids: torch.Tensor) -> torch.Tensor:
         """Tokenizer ids [B, T] -> compact ids [B, T] (ids beyond the table -> ``UNK``)."""
@@ -123,14 +154,19 @@ class MRM(nn.Module):
         words = batch.attention_mask.bool() & ~torch.isin(batch.input_ids, self.special_ids)
         ids = self.compact(batch.input_ids).masked_fill(~batch.attention_mask.bool(), PAD)
         masked, labels = mask_words(ids, words, self.cfg.mrm.mask_prob, generator)
-        logits = self.report_decoder(masked, batch.attention_mask,
-                                     self.report_image(batch, out.global_emb, generator))
+        image = self.report_image(batch, out.global_emb, generator)
+        logits = self.report_decoder(masked, batch.attention_mask, image)
         l_mlm = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
         with torch.no_grad():
             sel = labels != -100
             acc = (logits.argmax(-1)[sel] == labels[sel]).float().mean()
         loss = l_mae + self.cfg.mrm.mlm_weight * l_mlm
-        return loss, {"mae": l_mae.detach(), "mlm": l_mlm.detach(), "mlm_acc": acc}
+        terms = {"mae": l_mae.detach(), "mlm": l_mlm.detach(), "mlm_acc": acc}
+        if self.itc is not None:
+            l_itc = self.itc(image, batch.input_ids, batch.attention_mask)
+            loss = loss + self.cfg.mrm.itc_weight * l_itc
+            terms["itc"] = l_itc.detach()
+        return loss, terms
 
     def report_image(self, batch: Any, mae_global: torch.Tensor,
                      generator: torch.Generator | None = None) -> torch.Tensor:

@@ -131,3 +131,37 @@ def test_report_branch_reads_the_whole_frontal_view_when_asked(tiny_cfg):
     m.train()
     loss, _ = m(batch, generator=torch.Generator().manual_seed(0))
     assert torch.isfinite(loss)
+
+
+def test_report_contrast_term_is_infonce_of_the_two_heads(tiny_cfg):
+    """``mrm.itc_weight``: loss = MAE + MLM + w * InfoNCE(image head(report-branch image), text head(frozen report
+    embedding)); the plain reference below recomputes the InfoNCE by hand from the heads' outputs."""
+    import torch.nn.functional as F
+
+    cfg = apply_overrides(_cfg(tiny_cfg), {"mrm.report_view_mask_ratio": 0.0, "mrm.itc_weight": 0.5,
+                                           "mrm.itc_dim": 8})
+    torch.manual_seed(0)
+    m = MRM(cfg, _Tok(), torch.tensor((2, 3, 7, 9, 11, 20))).eval()
+    batch = make_batch(type("M", (), {"cfg": tiny_cfg, "tokenize": staticmethod(_tokenize)})(), b=4)
+    seen = {}
+    m.report_decoder.register_forward_hook(lambda mod, args, out: seen.update(image=args[2]))
+    loss, terms = m(batch, generator=torch.Generator().manual_seed(0))
+    assert not any(p.requires_grad for p in m.itc.text.parameters())
+    with torch.no_grad():
+        h = m.itc.text.backbone(input_ids=batch.input_ids, attention_mask=batch.attention_mask).last_hidden_state
+        if cfg.model.text.pooling == "cls":
+            report = h[:, 0]
+        else:
+            w = batch.attention_mask[..., None].float()
+            report = (h * w).sum(1) / w.sum(1)
+        a = F.normalize(m.itc.img_head(seen["image"]), dim=-1)
+        b = F.normalize(m.itc.txt_head(report), dim=-1)
+        logits = a @ b.T / 0.07
+        target = torch.arange(4)
+        ref = 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    assert torch.allclose(terms["itc"], ref, atol=1e-5)
+    assert torch.allclose(loss, terms["mae"] + cfg.mrm.mlm_weight * terms["mlm"] + 0.5 * terms["itc"], atol=1e-5)
+    m.train()
+    loss, _ = m(batch, generator=torch.Generator().manual_seed(1))
+    loss.backward()
+    assert m.itc.img_head.proj.weight.grad is not None and m.itc.txt_head.proj.weight.grad is not None
