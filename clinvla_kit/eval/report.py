@@ -10,7 +10,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from clinvla_kit.eval.published import PUBLISHED_COLUMNS, SOURCES, published_value
+from clinvla_kit.eval.chance import chance_verdict
+from clinvla_kit.eval.published import CELL_NOTES, PUBLISHED_COLUMNS, SOURCES, published_value
 
 NOT_COMPARABLE = "published, real data, not comparable to SynthCXR"
 
@@ -44,20 +45,39 @@ def pct(value: float | None, ci: Sequence[float] | None = None) -> str:
     return text
 
 
-def metrics_table(metrics: Mapping[str, Any], ours_name: str = "clinvla-kit (SynthCXR)") -> str:
-    """Markdown laid out like the paper's Tables 3-4: one row per metric, our value with its interval, then the
-    published columns labelled as not comparable."""
-    cols = [ours_name] + [f"{c} ({NOT_COMPARABLE})" for c in PUBLISHED_COLUMNS]
+def metrics_table(metrics: Mapping[str, Any], ours_name: str = "clinvla-kit (SynthCXR)",
+                  chance: Mapping[str, float] | None = None) -> str:
+    """Markdown laid out like the paper's Tables 3-4: one row per metric, our value with its interval, its chance
+    level (``chance``, or ``metrics["chance"]``: dotted path -> level, see ``eval.chance.benchmark_chance``) and
+    whether the interval includes it, then the published columns labelled as not comparable, each cell's table and
+    row cited below the table (``eval.published``)."""
+    chance = chance if chance is not None else (metrics.get("chance") or {})
+    cols = [ours_name, "chance", "ours vs chance"] + [f"{c}, not comparable" for c in PUBLISHED_COLUMNS]
     lines = ["| Task | Metric | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    notes_seen: list[str] = []
     for title, group, names in TABLE_LAYOUT:
         node = get_path(metrics, group) or {}
         for name in names:
+            path = f"{group}.{name}"
             ours = pct(node.get(name), node.get(f"{name}_ci95"))
-            pub = [pct(published_value(f"{group}.{name}", c)) for c in PUBLISHED_COLUMNS]
-            lines.append(f"| {title} | {name} | " + " | ".join([ours] + pub) + " |")
+            verdict = chance_verdict(node.get(name), node.get(f"{name}_ci95"), chance.get(path))
+            pub = []
+            for c in PUBLISHED_COLUMNS:
+                cell = pct(published_value(path, c))
+                note = CELL_NOTES.get((path, c))
+                if note:
+                    if note not in notes_seen:
+                        notes_seen.append(note)
+                    cell += f" [{notes_seen.index(note) + 1}]"
+                pub.append(cell)
+            lines.append(f"| {title} | {name} | " + " | ".join([ours, pct(chance.get(path)), verdict] + pub) + " |")
     lines.append("")
-    lines.append("Values in %; our intervals are seeded bootstrap 95% CIs over queries. Published columns: "
-                 + "; ".join(f"{c}: {s}" for c, s in SOURCES.items()) + ". 'n/a' = not reported or not verified.")
+    lines.append("Values in %; our intervals are seeded bootstrap 95% CIs over queries; chance = what a model that "
+                 f"learned nothing scores on the same data (eval.chance). Published columns ({NOT_COMPARABLE}): "
+                 + "; ".join(f"{c}: {s}" for c, s in SOURCES.items()) + ". 'n/a' = not reported in the paper's tables.")
+    if notes_seen:
+        lines.append("")
+        lines.extend(f"[{i + 1}] {n}" for i, n in enumerate(notes_seen))
     notes = metrics.get("notes") if isinstance(metrics, Mapping) else None
     if notes:
         lines.append("")

@@ -9,12 +9,14 @@ convention); formatting as percentages is the reader's choice.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from clinvla_kit.eval.chance import AUC_CHANCE, chance_verdict, constant_positive_f1, majority_chance
 from clinvla_kit.eval.report import TABLE_LAYOUT, get_path
 
 RETRIEVAL_GROUPS: tuple[tuple[str, str], ...] = tuple(
@@ -29,14 +31,18 @@ def _ci(node: Mapping[str, Any], name: str) -> tuple[float, float]:
     return float(ci[0]), float(ci[1])
 
 
-def retrieval_frame(metrics: Mapping[str, Any]):
-    """P@k rows of a ``metrics.json`` dict: ``task``, ``metric``, ``value``, ``ci_lo``, ``ci_hi`` (fractions).
+def retrieval_frame(metrics: Mapping[str, Any], chance: Mapping[str, float] | None = None):
+    """P@k rows of a ``metrics.json`` dict: ``task``, ``metric``, ``value``, ``ci_lo``, ``ci_hi``, ``chance``
+    (fractions) and ``vs_chance`` (``eval.chance.chance_verdict``: does the interval include chance?).
 
-    Only the paper's Table 3 groups (img2img/txt2img on 8x200, img2txt on 5x200) are listed, each metric in the
-    order of ``TABLE_LAYOUT``; a group missing from ``metrics`` (benchmark not found) gives no rows.
+    ``chance``: dotted metric path -> chance level (``eval.chance.benchmark_chance``); defaults to
+    ``metrics["chance"]``; a metric without one gets NaN and "n/a". Only the paper's Table 3 groups
+    (img2img/txt2img on 8x200, img2txt on 5x200) are listed, each metric in the order of ``TABLE_LAYOUT``; a group
+    missing from ``metrics`` (benchmark not found) gives no rows.
     """
     import pandas as pd
 
+    chance = chance if chance is not None else (metrics.get("chance") or {})
     rows = []
     for title, group, names in TABLE_LAYOUT:
         if not group.startswith("retrieval."):
@@ -48,8 +54,11 @@ def retrieval_frame(metrics: Mapping[str, Any]):
             if node.get(name) is None:
                 continue
             lo, hi = _ci(node, name)
-            rows.append({"task": title, "metric": name, "value": float(node[name]), "ci_lo": lo, "ci_hi": hi})
-    return pd.DataFrame(rows, columns=["task", "metric", "value", "ci_lo", "ci_hi"])
+            ch = chance.get(f"{group}.{name}")
+            rows.append({"task": title, "metric": name, "value": float(node[name]), "ci_lo": lo, "ci_hi": hi,
+                         "chance": float("nan") if ch is None else float(ch),
+                         "vs_chance": chance_verdict(float(node[name]), (lo, hi), ch)})
+    return pd.DataFrame(rows, columns=["task", "metric", "value", "ci_lo", "ci_hi", "chance", "vs_chance"])
 
 
 def pneumonia_protocols(emb: Any, data_dir: str | Path, methods: Sequence[str] | None = None,
@@ -62,7 +71,8 @@ def pneumonia_protocols(emb: Any, data_dir: str | Path, methods: Sequence[str] |
 
     Returns:
         DataFrame with ``split``, ``threshold``, ``n``, ``positives``, ``auc``, ``acc``, ``f1`` (+ ``*_lo``/``*_hi``
-        95% bootstrap bounds) and ``note``: a split that cannot be evaluated (e.g. no test images) gets a row with
+        95% bootstrap bounds, ``*_chance``: the split's chance level, ``eval.chance``, and ``*_vs_chance``: whether
+        the interval includes it) and ``note``: a split that cannot be evaluated (e.g. no test images) gets a row with
         NaNs and the error text in ``note`` rather than disappearing.
     """
     import pandas as pd
@@ -88,12 +98,16 @@ def pneumonia_protocols(emb: Any, data_dir: str | Path, methods: Sequence[str] |
                 rows.append(row)
                 continue
             row.update({"n": res["n"], "positives": res["positives"]})
+            y = [1] * res["positives"] + [0] * (res["n"] - res["positives"])
+            levels = {"auc": AUC_CHANCE, "acc": majority_chance(y), "f1": constant_positive_f1(y)}
             for name in ("auc", "acc", "f1"):
                 lo, hi = _ci(res, name)
-                row.update({name: float(res[name]), f"{name}_lo": lo, f"{name}_hi": hi})
+                row.update({name: float(res[name]), f"{name}_lo": lo, f"{name}_hi": hi, f"{name}_chance": levels[name],
+                            f"{name}_vs_chance": chance_verdict(float(res[name]), (lo, hi), levels[name])})
             rows.append(row)
-    cols = ["split", "threshold", "n", "positives", "auc", "auc_lo", "auc_hi", "acc", "acc_lo", "acc_hi", "f1",
-            "f1_lo", "f1_hi", "note"]
+    cols = ["split", "threshold", "n", "positives"]
+    cols += [f"{m}{s}" for m in ("auc", "acc", "f1") for s in ("", "_lo", "_hi", "_chance", "_vs_chance")]
+    cols += ["note"]
     return pd.DataFrame(rows).reindex(columns=cols)
 
 
@@ -175,3 +189,54 @@ def complexity_frame(rows: Sequence[Any]):
     if not rows:
         raise ValueError("complexity_frame: no rows given")
     return pd.DataFrame([dataclasses.asdict(r) for r in rows])
+
+
+def ablation_vs_paper(runs: Mapping[str, Sequence[Mapping[str, Any]]], summary: Mapping[str, Mapping[str, Any]],
+                      chance: Mapping[str, float], metrics: Sequence[str] | None = None):
+    """Our Table 6 beside the paper's: one row per (variant, metric) with our mean over seeds, our delta against
+    ``full`` (and the noise rule), the paper's delta for that row and column (``eval.published.TABLE6_DELTAS``, cited
+    as "Table 6, row ..."), whether the signs agree, and the metric's chance level with ``vs_chance``.
+
+    Args:
+        runs: ``run_ablation``'s slug -> metrics dicts (seed order), for the per-seed bootstrap intervals.
+        summary: ``eval.ablation.summarize`` of the same runs.
+        chance: dotted metric path -> chance level (``eval.chance.benchmark_chance``).
+        metrics: metric paths (default: every metric of ``summary['full']``).
+    ``vs_chance``: the verdict of each seed's interval (``eval.chance.chance_verdict``) when all seeds agree,
+    "mixed across seeds" otherwise. ``same_sign``: our delta and the paper's point the same way (None when either
+    is missing or ours is within noise; a paper delta of 0.0 has no direction).
+    """
+    import pandas as pd
+
+    from clinvla_kit.eval.ablation import VARIANT_BY_SLUG, delta_vs_full
+    from clinvla_kit.eval.published import TABLE6_ROWS, paper_delta
+
+    full = summary.get("full", {})
+    metrics = list(metrics or full.keys())
+    rows = []
+    for slug, stats in summary.items():
+        for metric in metrics:
+            if metric not in stats:
+                continue
+            s = stats[metric]
+            delta, ok = (float("nan"), False)
+            if slug != "full" and metric in full:
+                delta, ok = delta_vs_full(full[metric], s)
+            group, _, name = metric.rpartition(".")
+            verdicts = set()
+            for m in runs.get(slug, []):
+                node = get_path(m, group) or {}
+                verdicts.add(chance_verdict(node.get(name), node.get(f"{name}_ci95"), chance.get(metric)))
+            vs = verdicts.pop() if len(verdicts) == 1 else ("mixed across seeds" if verdicts else "n/a")
+            pd_ = paper_delta(slug, metric)
+            same = None
+            if pd_ is not None and pd_.delta != 0 and ok and not math.isnan(delta):
+                same = bool((delta < 0) == (pd_.delta < 0))
+            rows.append({"variant": slug, "label": VARIANT_BY_SLUG[slug].label if slug in VARIANT_BY_SLUG else slug,
+                         "metric": metric, "mean": s["mean"], "std": s["std"], "seeds": s["n"],
+                         "chance": chance.get(metric, float("nan")), "vs_chance": vs, "delta": delta,
+                         "meaningful": ok, "paper_delta": float("nan") if pd_ is None else pd_.delta,
+                         "paper_source": f"Table 6, row '{TABLE6_ROWS[slug]}'" + (f" ({pd_.note})" if pd_.note else "")
+                         if pd_ is not None else "", "same_sign": same})
+    return pd.DataFrame(rows, columns=["variant", "label", "metric", "mean", "std", "seeds", "chance", "vs_chance",
+                                       "delta", "meaningful", "paper_delta", "paper_source", "same_sign"])

@@ -60,6 +60,13 @@ def test_retrieval_frame_rows_and_intervals():
     assert df.iloc[0][["value", "ci_lo", "ci_hi"]].tolist() == [0.5, 0.4, 0.6]
     assert math.isnan(df.iloc[1]["ci_lo"]) and math.isnan(df.iloc[2]["ci_hi"])
     assert retrieval_frame({}).empty
+    # chance from the argument (or metrics["chance"]); the verdict compares the interval with it
+    ch = {"retrieval.img2img_8x200.P@5": 0.125, "retrieval.img2txt_5x200.P@5": 0.2}
+    df = retrieval_frame(m, chance=ch)
+    assert df["chance"].iloc[0] == 0.125 and df["vs_chance"].iloc[0] == "above chance"
+    assert math.isnan(df["chance"].iloc[1]) and df["vs_chance"].iloc[1] == "n/a"
+    assert df["vs_chance"].iloc[2] == "n/a"  # no interval
+    assert retrieval_frame({**m, "chance": ch})["chance"].iloc[0] == 0.125
 
 
 def test_ablation_frame_deltas_against_plain_computation():
@@ -123,9 +130,38 @@ def test_pneumonia_protocols_side_by_side(synth):
     ok = df[df["note"] == ""]
     for _, part in ok.groupby("split"):
         assert part["auc"].nunique(dropna=False) == 1  # AUC does not depend on the threshold method
+    for _, r in ok.iterrows():  # chance of the split's own labels: majority share, all-positive F1, 0.5
+        p = r["positives"] / r["n"]
+        assert r["acc_chance"] == pytest.approx(max(p, 1 - p)) and r["auc_chance"] == 0.5
+        assert r["f1_chance"] == pytest.approx(2 * p / (1 + p))
+        inside = r["f1_lo"] <= r["f1_chance"] <= r["f1_hi"]
+        assert (r["f1_vs_chance"] == "at chance") == inside
     failed = df[df["note"] != ""]
     assert failed["acc"].isna().all()  # a split that cannot be evaluated says why, with no numbers
     with pytest.raises(ValueError, match="unknown threshold"):
         pneumonia_protocols(LabelEmbedder(), synth, methods=["best"])
     with pytest.raises(FileNotFoundError, match="RSNA"):
         pneumonia_protocols(LabelEmbedder(), synth / "nowhere")
+
+
+def test_ablation_vs_paper_cites_table6_and_states_chance():
+    from clinvla_kit.eval.tables import ablation_vs_paper
+
+    metric = "zeroshot.5x200.acc"
+
+    def run(acc, lo, hi):
+        return {"zeroshot": {"5x200": {"acc": acc, "acc_ci95": [lo, hi]}}}
+
+    runs = {"full": [run(0.5, 0.45, 0.55), run(0.52, 0.47, 0.57)],
+            "no-local": [run(0.3, 0.15, 0.35), run(0.31, 0.25, 0.36)], "lora": [run(0.4, 0.3, 0.5)]}
+    summary = {slug: {metric: {"mean": float(np.mean([r["zeroshot"]["5x200"]["acc"] for r in rs])),
+                               "std": float(np.std([r["zeroshot"]["5x200"]["acc"] for r in rs], ddof=1))
+                               if len(rs) > 1 else float("nan"), "n": len(rs)}} for slug, rs in runs.items()}
+    df = ablation_vs_paper(runs, summary, {metric: 0.2}).set_index("variant")
+    nl = df.loc["no-local"]
+    assert nl["delta"] == pytest.approx(0.305 - 0.51)  # plain: mean(no-local) - mean(full)
+    assert nl["paper_delta"] == pytest.approx(-0.023) and nl["paper_source"] == "Table 6, row '- Local Loss'"
+    assert bool(nl["meaningful"]) and bool(nl["same_sign"])  # beyond the seed spread, and the paper's sign
+    assert nl["vs_chance"] == "mixed across seeds"  # seed 0 includes 0.2, seed 1 is above it
+    assert df.loc["full", "vs_chance"] == "above chance" and df.loc["full", "chance"] == 0.2
+    assert math.isnan(df.loc["lora", "paper_delta"]) and df.loc["lora", "same_sign"] is None

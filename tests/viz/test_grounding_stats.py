@@ -1,0 +1,104 @@
+"""Per-finding grounding with a random-map baseline: selection, baseline and report against plain references."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from clinvla_kit.synth.rle import rle_encode
+from clinvla_kit.viz.grounding import score_grounding
+from clinvla_kit.viz.grounding_stats import (
+    grounding_report,
+    grounding_verdict,
+    random_map_scores,
+    select_grounding_studies,
+)
+
+
+def _ann(dicom, study, finding, mask, visible=True, view="PA"):
+    return {"dicom_id": dicom, "study_id": study, "view": view, "finding": finding, "visible": visible,
+            "mask": rle_encode(mask)}
+
+
+def test_select_grounding_studies_caps_each_finding():
+    m = np.ones((4, 4), bool)
+    recs = [SimpleNamespace(study_id=str(i)) for i in range(6)]
+    ann = [_ann("a0", "0", "eff", m), _ann("a1", "1", "eff", m), _ann("a2", "2", "eff", m),
+           _ann("a3", "3", "card", m), _ann("a4", "4", "card", m, visible=False), _ann("a5", "5", "card", m)]
+    got = [r.study_id for r in select_grounding_studies(recs, ann, per_finding=2)]
+    # plain reference: walk the records, keep one while any of its visible findings has fewer than 2
+    assert got == ["0", "1", "3", "5"]
+    assert [r.study_id for r in select_grounding_studies(recs, ann, 5, findings=["card"])] == ["3", "5"]
+    with pytest.raises(ValueError, match="per_finding"):
+        select_grounding_studies(recs, ann, 0)
+
+
+def test_random_map_baseline_matches_a_plain_loop():
+    mask = np.zeros((16, 16), bool)
+    mask[:8, :8] = True  # a quarter of the image
+    ann = [_ann("d1", "s1", "eff", mask), _ann("d2", "s2", "eff", mask, view="LATERAL")]
+    maps = {"d1": np.zeros((4, 4)), "d2": np.zeros((4, 4))}
+    r = random_map_scores(maps, ann, threshold=0.5, draws=400, seed=1)
+    assert list(r["view_kind"]) == ["frontal", "lateral"]
+    # a uniform-noise map on a 4x4 grid has its maximum in the mask's quarter of the cells about 1/4 of the time
+    assert r["random_pointing"].mean() == pytest.approx(0.25, abs=0.06)
+    # same generator, same order: a plain loop reproduces the numbers exactly
+    from clinvla_kit.viz.grounding import heatmap_iou, pointing_game
+
+    rng = np.random.default_rng(1)
+    ref = []
+    for _ in ann:
+        draws = [rng.random((4, 4)) for _ in range(400)]
+        ref.append((np.mean([pointing_game(d, mask) for d in draws]), np.mean([heatmap_iou(d, mask) for d in draws])))
+    assert r[["random_pointing", "random_iou"]].to_numpy() == pytest.approx(np.array(ref))
+    with pytest.raises(ValueError, match="draws"):
+        random_map_scores(maps, ann, draws=0)
+
+
+def test_grounding_report_intervals_and_verdict():
+    mask = np.zeros((16, 16), bool)
+    mask[:8, :8] = True
+    ann = [_ann(f"d{i}", f"s{i}", "eff", mask) for i in range(10)]
+    good = np.zeros((4, 4))
+    good[0, 0] = 1.0  # inside the mask
+    bad = np.zeros((4, 4))
+    bad[3, 3] = 1.0
+    maps = {f"d{i}": good if i < 8 else bad for i in range(10)}
+    scores = score_grounding(maps, ann, method="m")
+    rnd = random_map_scores(maps, ann, draws=50, seed=0, method="m")
+    rep = grounding_report(scores, rnd, by=("method", "finding"), n_boot=200, seed=0)
+    row = rep.iloc[0]
+    assert row["n"] == 10 and row["n_studies"] == 10 and row["pointing"] == pytest.approx(0.8)
+    assert row["random_pointing"] == pytest.approx(rnd["random_pointing"].mean())
+    assert row["ratio"] == pytest.approx(0.8 / row["random_pointing"])
+    assert row["pointing_lo"] <= 0.8 <= row["pointing_hi"]
+    assert row["iou"] == pytest.approx(scores["iou"].mean())
+    assert row["verdict"].startswith("yes") and "excludes it" in row["verdict"]
+    assert grounding_verdict(0.3, 0.1, 0.5, 0.25).startswith("no: points 1.2x") and "includes it" in \
+        grounding_verdict(0.3, 0.1, 0.5, 0.25)
+    assert grounding_verdict(0.3, 0.1, 0.5, 0.0).startswith("n/a")
+    hidden = score_grounding(maps, [dict(a, visible=False) for a in ann], method="m")
+    assert grounding_report(hidden, rnd, by=("method",)).empty
+    assert isinstance(rep, pd.DataFrame)
+
+
+def test_shared_baseline_and_figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from clinvla_kit.viz.grounding_stats import grounding_figure
+
+    mask = np.zeros((16, 16), bool)
+    mask[:8, :8] = True
+    ann = [_ann(f"d{i}", f"s{i}", "eff", mask) for i in range(4)]
+    maps = {f"d{i}": np.eye(4) for i in range(4)}
+    scores = pd.concat([score_grounding(maps, ann, method=m) for m in ("run_a", "run_b")], ignore_index=True)
+    rnd = random_map_scores(maps, ann, draws=5, method="word_patch")
+    assert grounding_report(scores, rnd, n_boot=20).empty  # methods differ: nothing joins
+    rep = grounding_report(scores, rnd, n_boot=20, match_method=False)
+    assert list(rep["method"]) == ["run_a", "run_b"] and (rep["random_pointing"] == rnd["random_pointing"].mean()).all()
+    fig = grounding_figure(rep)
+    assert len(fig.axes[0].patches) == 3  # two methods and the random map, one finding
