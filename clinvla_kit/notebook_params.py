@@ -43,6 +43,11 @@ SHARED_RUN: dict[str, dict[str, Any]] = {
 }
 """Preset, step budget and ``--set`` overrides of the shared run (``recipe(..., overrides=...)``)."""
 
+ANALYSED_MODEL: dict[str, str | None] = {"smoke": None, "tutorial": None}
+"""What the analysing notebooks (``needs_run``: 04-08, 10) receive as ``run_dir``, per parameter set: a shipped
+aligned model's name (``clinvla_kit/weights/registry.json``), so they explain a model that learned, or None for the
+shared run (notebook 03's). ``clinvla-kit notebooks --model RUN_OR_NAME`` overrides it."""
+
 SHARED_PARAMS: tuple[str, ...] = ("data_dir", "run_dir", "out_dir", "device", "seed")
 
 

@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", default=None, metavar="DIR",
                         help="use this data directory instead of generating SynthCXR under OUT/data")
     parser.add_argument("--notebooks-dir", default=None, metavar="DIR", help="where the notebooks are")
+    parser.add_argument("--model", default="default", metavar="NAME_OR_RUN",
+                        help="what notebooks 04-08 and 10 analyse: a shipped aligned model's name, a run directory of "
+                             "your own, or 'shared' (the run notebook 03 trains); default: notebook_params.ANALYSED_MODEL")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         results = run_all(args.out, params=args.params, only=args.only, html=not args.no_html,
-                          timeout=args.timeout, notebooks_dir=args.notebooks_dir, data_dir=args.data)
+                          timeout=args.timeout, notebooks_dir=args.notebooks_dir, data_dir=args.data,
+                          analysed=args.model)
     except (NotebookRunError, NotebookStructureError, ValueError, KeyError, RuntimeError) as e:
         print(f"clinvla-kit notebooks: {e}", file=sys.stderr)
         return 1

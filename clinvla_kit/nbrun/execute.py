@@ -28,7 +28,7 @@ import nbformat
 
 from clinvla_kit.nbrun.checks import check_notebook, first_line, missing_outputs
 from clinvla_kit.nbrun.kernel import ensure_kernel
-from clinvla_kit.notebook_params import DATA, SHARED_RUN, NotebookSpec, spec_for
+from clinvla_kit.notebook_params import ANALYSED_MODEL, DATA, SHARED_RUN, NotebookSpec, spec_for
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,9 @@ class RunContext:
     recipe_dir: Path
     device: str = "cpu"
     seed: int = 0
+    # What the analysing notebooks (``needs_run``) read: a shipped aligned model's name or a run directory; None =
+    # the shared run (trained by notebook 03, or by the runner when 03 is not run).
+    analysed: str | None = None
 
     @property
     def run_dir(self) -> Path:
@@ -82,14 +85,30 @@ class NotebookResult:
 
 
 def make_context(root: str | Path, params: str = "smoke", data_dir: str | Path | None = None,
-                 device: str = "cpu", seed: int = 0) -> RunContext:
-    """Create ROOT and return the shared values (nothing is generated or trained yet)."""
+                 device: str = "cpu", seed: int = 0, analysed: str | Path | None = "default") -> RunContext:
+    """Create ROOT and return the shared values (nothing is generated or trained yet).
+
+    ``analysed``: what the analysing notebooks read: "default" (``notebook_params.ANALYSED_MODEL``), "shared" or
+    None (the shared run), a shipped aligned model's name, or a run directory (checked to exist)."""
     if params not in DATA:
         raise ValueError(f"unknown parameter set {params!r}; choose one of {sorted(DATA)}")
     root = Path(root).resolve()
     root.mkdir(parents=True, exist_ok=True)
     data = Path(data_dir).resolve() if data_dir else root / "data" / "synthcxr"
-    return RunContext(root=root, params=params, data_dir=data, recipe_dir=root / "recipe", device=device, seed=seed)
+    if analysed == "default":
+        analysed = ANALYSED_MODEL.get(params)
+    if analysed == "shared":
+        analysed = None
+    if analysed is not None:
+        from clinvla_kit.aligned_weights import is_aligned_name
+
+        if not is_aligned_name(analysed):
+            path = Path(analysed).expanduser().resolve()
+            if not (path / "config.json").is_file():
+                raise ValueError(f"{analysed}: neither a shipped aligned model nor a run directory with config.json")
+            analysed = str(path)
+    return RunContext(root=root, params=params, data_dir=data, recipe_dir=root / "recipe", device=device, seed=seed,
+                      analysed=None if analysed is None else str(analysed))
 
 
 def _run_cli(args: list[str], what: str) -> None:
@@ -150,6 +169,8 @@ def notebook_parameters(name: str, ctx: RunContext, spec: NotebookSpec | None = 
     }
     if spec.makes_run:
         params["recipe_dir"] = str(ctx.recipe_dir)
+    elif spec.needs_run and ctx.analysed is not None:
+        params["run_dir"] = ctx.analysed
     params.update(spec.params(ctx.params))
     return params
 
@@ -215,7 +236,7 @@ def run_notebook(path: str | Path, ctx: RunContext, params: dict[str, Any] | Non
     spec = spec or spec_for(name)
     params = params if params is not None else notebook_parameters(name, ctx, spec)
     check_notebook(path, injected=params)
-    if spec.needs_run:
+    if spec.needs_run and ctx.analysed is None:
         ensure_shared_run(ctx)
     Path(params.get("out_dir", ctx.root / name)).mkdir(parents=True, exist_ok=True)
     executed = ctx.root / f"{name}.ipynb"
@@ -256,13 +277,13 @@ def discover_notebooks(notebooks_dir: str | Path | None = None, only: Sequence[s
 
 def run_all(root: str | Path, params: str = "smoke", only: Sequence[str] = (), html: bool = True,
             timeout: int | None = None, notebooks_dir: str | Path | None = None,
-            data_dir: str | Path | None = None) -> list[NotebookResult]:
+            data_dir: str | Path | None = None, analysed: str | Path | None = "default") -> list[NotebookResult]:
     """Generate data if needed, then execute every (selected) notebook in order; stop at the first failure.
 
     Also checks each notebook's expected outputs (``notebook_params``) and raises ``NotebookRunError`` naming
     the missing files.
     """
-    ctx = make_context(root, params, data_dir=data_dir)
+    ctx = make_context(root, params, data_dir=data_dir, analysed=analysed)
     notebooks = discover_notebooks(notebooks_dir, only)
     ensure_data(ctx)
     results = []

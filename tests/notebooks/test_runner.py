@@ -147,3 +147,27 @@ def test_kernel_fallback_installs_once(monkeypatch):
     assert len(installed) == 1
     cmd = installed[0]
     assert cmd[:4] == [sys.executable, "-m", "ipykernel", "install"] and cmd[cmd.index("--prefix") + 1] == sys.prefix
+
+
+def test_analysing_notebooks_read_the_chosen_model_and_skip_the_shared_run(tmp_path, monkeypatch):
+    """``analysed``: a run directory (or shipped name) replaces the shared run for ``needs_run`` notebooks; a
+    ``makes_run`` notebook still gets its own recipe run; a path that is no run is refused by name."""
+    from clinvla_kit.nbrun import execute
+
+    run = tmp_path / "my_run"
+    run.mkdir()
+    (run / "config.json").write_text("{}")
+    ctx = make_context(tmp_path / "out", analysed=str(run))
+    reader = NotebookSpec(needs_run=True)
+    maker = NotebookSpec(makes_run=True)
+    assert execute.notebook_parameters("x", ctx, reader)["run_dir"] == str(run.resolve())
+    assert execute.notebook_parameters("x", ctx, maker)["run_dir"] == str(ctx.run_dir)
+    assert make_context(tmp_path / "o2", analysed="shared").analysed is None
+    with pytest.raises(ValueError, match="neither a shipped aligned model nor a run directory"):
+        make_context(tmp_path / "o3", analysed=str(tmp_path / "nothing"))
+    monkeypatch.setattr(execute, "ensure_shared_run", lambda c: pytest.fail("trained the shared run"))
+    nb = write_nb(tmp_path / "04_reads.ipynb", "from pathlib import Path\nPath(out_dir, 'r.txt').write_text(run_dir)",
+                  params="run_dir = ''\nout_dir = ''\ndata_dir = ''\ndevice = ''\nseed = 0")
+    run_notebook(nb, ctx, params=execute.notebook_parameters("04_reads", ctx, reader) | {"out_dir": str(tmp_path)},
+                 spec=reader, html=False, timeout=120)
+    assert (tmp_path / "r.txt").read_text() == str(run.resolve())
