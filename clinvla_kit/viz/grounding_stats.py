@@ -10,8 +10,8 @@ a map that knows nothing scores on the *same* images and masks, so here:
   random-map baseline. Its pointing rate is close to the mask's area, the analytic chance of a random point;
 - ``grounding_report`` aggregates per (method, finding, view kind): n images and studies, the mean pointing rate and
   IoU with percentile bootstrap intervals over images (real and random resampled together, paired), the random
-  baseline with its interval, their ratio and ``verdict``: does the map point at least ``factor`` times as often as
-  random, and does its interval exclude the random rate?
+  baseline with its interval, their ratio and ``verdict``: "yes" only when the map points at least ``factor`` times as
+  often as random *and* its interval excludes the random rate.
 """
 
 from __future__ import annotations
@@ -105,12 +105,14 @@ def random_map_scores(maps: Mapping[str, Any], annotations: Iterable[Mapping[str
 
 def grounding_verdict(pointing: float, lo: float, hi: float, random: float, factor: float = 2.0) -> str:
     """The printed sentence of one group: "yes: points 3.1x as often as random (0.62 vs 0.20; interval
-    [0.45, 0.78] excludes it)" or "no: ..." (``factor`` x random not reached, or no random rate to compare)."""
+    [0.45, 0.78] excludes it)" or "no: ...". "yes" needs both: at least ``factor`` x the random rate *and* an
+    interval that lies above it (a lucky 2 hits in 9 images is not a verdict); a random rate of 0 (the random maps
+    never hit: tiny masks or too few draws) gives "n/a"."""
     if not np.isfinite(random) or random <= 0:
-        return "n/a: no random rate to compare"
+        return "n/a: the random maps never hit (tiny masks; raise random_draws)"
     ratio = pointing / random
     where = "excludes it" if lo > random or hi < random else "includes it"
-    ok = "yes" if ratio >= factor else "no"
+    ok = "yes" if ratio >= factor and lo > random else "no"
     return (f"{ok}: points {ratio:.1f}x as often as random ({pointing:.2f} vs {random:.2f}; interval "
             f"[{lo:.2f}, {hi:.2f}] {where})")
 

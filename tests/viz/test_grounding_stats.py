@@ -80,6 +80,7 @@ def test_grounding_report_intervals_and_verdict():
     assert grounding_verdict(0.3, 0.1, 0.5, 0.25).startswith("no: points 1.2x") and "includes it" in \
         grounding_verdict(0.3, 0.1, 0.5, 0.25)
     assert grounding_verdict(0.3, 0.1, 0.5, 0.0).startswith("n/a")
+    assert grounding_verdict(0.22, 0.0, 0.56, 0.09).startswith("no: points 2.4x")  # 2x, but the interval includes it
     hidden = score_grounding(maps, [dict(a, visible=False) for a in ann], method="m")
     assert grounding_report(hidden, rnd, by=("method",)).empty
     assert isinstance(rep, pd.DataFrame)
