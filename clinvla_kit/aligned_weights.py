@@ -1,7 +1,7 @@
 """Shipped *aligned* models: only what alignment trained, with the frozen towers referenced by their shipped names.
 
 An aligned ClinVLA run holds ~26 M parameters, but with the full method ~96 % of them are the frozen image encoder
-(``synthcxr-mrm-vit6``, shipped already) and the frozen MiniLM (inside its own wheel). Shipping the whole state
+(``synthcxr-mrmc-vit6``, shipped already) and the frozen MiniLM (inside its own wheel). Shipping the whole state
 would copy both; like adapter hubs (peft's ``adapter_model.safetensors``) the shipped file keeps only the rest:
 every trainable parameter (adapters, heads, temperatures, the slot embeddings, the ViT norms that ALTA trains) and
 every buffer outside the frozen backbones (the heads' BatchNorm statistics). The run config travels in the file's

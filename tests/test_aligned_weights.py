@@ -16,6 +16,13 @@ from clinvla_kit.cli import main
 SMALL = {"train.batch_size": 4, "model.text.cache_features": False}
 
 
+def load_preset_checkpoint() -> str:
+    """The shipped encoder ``tiny`` adapts (the aligned model references it by this name)."""
+    from clinvla_kit.config import load_preset
+
+    return str(load_preset("tiny").model.vision.checkpoint)
+
+
 @pytest.fixture(scope="module")
 def trained_run(tmp_path_factory):
     """A ``tiny`` model (shipped encoder + MiniLM, frozen) whose trainable tensors and head statistics are set to
@@ -63,8 +70,9 @@ def test_export_keeps_the_trained_part_only(trained_run, registry_copy):
     run, full = trained_run
     assert _export(run, registry_copy) == 0
     entry = weights.entry("test-aligned")
-    assert entry["kind"] == "aligned-model" and entry["sources"] == {"vision": "synthcxr-mrm-vit6", "text": "minilm"}
-    assert entry["requires"] == {"synthcxr-mrm-vit6": weights.entry("synthcxr-mrm-vit6")["sha256"]}
+    enc = load_preset_checkpoint()
+    assert entry["kind"] == "aligned-model" and entry["sources"] == {"vision": enc, "text": "minilm"}
+    assert entry["requires"] == {enc: weights.entry(enc)["sha256"]}
     stored = load_file(str(registry_copy / "test-aligned.safetensors"))
     # plain reference: a key is shipped unless it belongs to a frozen backbone and was not trained
     from clinvla_kit.model.clinvla import ClinVLA
@@ -105,7 +113,7 @@ def test_refuses_an_encoder_that_changed_and_runs_that_cannot_ship(trained_run, 
     assert _export(run, registry_copy) == 0
     reg_path = registry_copy / "registry.json"
     reg = json.loads(reg_path.read_text())
-    reg["test-aligned"]["requires"]["synthcxr-mrm-vit6"] = "0" * 64
+    reg["test-aligned"]["requires"][load_preset_checkpoint()] = "0" * 64
     reg_path.write_text(json.dumps(reg))
     weights.registry.cache_clear()
     with pytest.raises(ValueError, match="do not fit that encoder"):
