@@ -45,14 +45,14 @@ $(VENV)/.installed-demo: $(VENV)/.installed pyproject.toml
 	$(PIP_INSTALL) -e ".[dev,demo]"
 	touch $@
 
-# The app alone (notebooks/demo_app.ipynb, its parameters name runs/recipe/run and runs/data/synthcxr) on localhost
-# only: data and the run are made when missing (as the tutorial makes them), the archive embeddings are precomputed
-# into runs/recipe/run/embeddings, and a kernel is shut down a minute after its page closed (culling spares kernels
-# with a page connected).
+# The app alone (notebooks/demo_app.ipynb, its parameters name the shipped aligned model synthcxr-clinvla-tiny and
+# runs/data/synthcxr) on localhost only: the data are made when missing (as the tutorial makes them), the archive
+# embeddings are precomputed into the user cache, and a kernel is shut down a minute after its page closed (culling
+# spares kernels with a page connected).
 demo: $(VENV)/.installed-demo
-	test -f runs/recipe/run/config.json || HF_HUB_OFFLINE=1 $(PY) -c "from clinvla_kit.nbrun import make_context, \
-	ensure_data, ensure_shared_run; c = make_context('runs', 'tutorial'); ensure_data(c); ensure_shared_run(c)"
-	HF_HUB_OFFLINE=1 $(PY) -m clinvla_kit.demo.app --run runs/recipe/run --data runs/data/synthcxr
+	test -f runs/data/synthcxr/mimic-cxr-2.0.0-metadata.csv || HF_HUB_OFFLINE=1 $(PY) -c "from clinvla_kit.nbrun \
+	import make_context, ensure_data; ensure_data(make_context('runs', 'tutorial'))"
+	HF_HUB_OFFLINE=1 $(PY) -m clinvla_kit.demo.app --precompute --run synthcxr-clinvla-tiny --data runs/data/synthcxr
 	HF_HUB_OFFLINE=1 $(VENV)/bin/voila notebooks/demo_app.ipynb --no-browser --port 8866 --Voila.ip=127.0.0.1 \
 	  --MappingKernelManager.cull_idle_timeout=60 --MappingKernelManager.cull_interval=30
 

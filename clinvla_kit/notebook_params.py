@@ -29,7 +29,7 @@ DATA: dict[str, dict[str, Any]] = {
 
 SHOW_EVERY_PART: list[str] = []
 """Overrides the notebooks' run adds to ``tiny``. None: ``tiny`` is the full method (the shipped masked encoder
-``synthcxr-mrm-vit6`` frozen, vision bottleneck adapters, Transformer-Adapt and the invertible adapter in the text
+``synthcxr-mrmc-vit6`` frozen, vision bottleneck adapters, Transformer-Adapt and the invertible adapter in the text
 tower, frontal + lateral + prior slots, 75 % patch masking, global + 0.8 local loss), so the notebooks count, plot
 and explain exactly what ``clinvla-kit recipe --preset tiny`` trains. Before the encoder was shipped the notebooks
 switched these parts on over a bare from-scratch CLIP, now the ``clip-scratch`` preset."""
@@ -39,11 +39,15 @@ SHARED_RUN: dict[str, dict[str, Any]] = {
     "smoke": {"preset": "tiny", "max_steps": 2, "overrides": ["data.image_size=64", "train.batch_size=8",
                                                                "mae.batch_size=8", *SHOW_EVERY_PART]},
     "tutorial": {"preset": "tiny", "max_steps": None,
-                 "overrides": ["train.batch_size=16", "train.max_steps=30", "mae.max_steps=60", *SHOW_EVERY_PART]},
+                 "overrides": ["train.batch_size=16", "train.max_steps=80", "train.log_every=5", "mae.max_steps=60",
+                               *SHOW_EVERY_PART]},
 }
 """Preset, step budget and ``--set`` overrides of the shared run (``recipe(..., overrides=...)``)."""
 
-ANALYSED_MODEL: dict[str, str | None] = {"smoke": None, "tutorial": None}
+SHIPPED_ALIGNED = "synthcxr-clinvla-tiny"
+"""The aligned full-method model shipped in the package (``model_cards/synthcxr-clinvla-tiny.md``)."""
+
+ANALYSED_MODEL: dict[str, str | None] = {"smoke": SHIPPED_ALIGNED, "tutorial": SHIPPED_ALIGNED}
 """What the analysing notebooks (``needs_run``: 04-08, 10) receive as ``run_dir``, per parameter set: a shipped
 aligned model's name (``clinvla_kit/weights/registry.json``), so they explain a model that learned, or None for the
 shared run (notebook 03's). ``clinvla-kit notebooks --model RUN_OR_NAME`` overrides it."""
@@ -83,16 +87,14 @@ _RUN_TUTORIAL = {"preset": SHARED_RUN["tutorial"]["preset"], "max_steps": SHARED
 
 NOTEBOOKS: dict[str, NotebookSpec] = {
     "00_quickstart": NotebookSpec(
-        # its own quick run under out_dir/recipe (independent of the shared run); studies/image_size are used only
-        # when data_dir holds no data set yet (the notebook generates it, as a learner running it alone would)
-        smoke={**DATA["smoke"], **_RUN_SMOKE, "max_archive": 40, "query": "pleural effusion",
-               "query_label": "Pleural Effusion", "k": 3},
-        tutorial={**DATA["tutorial"], "preset": "tiny", "max_steps": 20, "overrides": ["train.batch_size=16"],
-                  "max_archive": 300,
-                  "query": "pleural effusion", "query_label": "Pleural Effusion", "k": 5},
-        expected=("{out_dir}/recipe/run/config.json", "{out_dir}/recipe/run/model.safetensors",
-                  "{out_dir}/study.png", "{out_dir}/loss_curve.png", "{out_dir}/top_results.png",
-                  "{out_dir}/results.csv"),
+        # searches with the shipped aligned model (no training unless max_steps > 0: then its own quick run under
+        # out_dir/recipe); studies/image_size are used only when data_dir holds no data set yet
+        smoke={**DATA["smoke"], "model_name": SHIPPED_ALIGNED, "preset": "tiny", "max_steps": 0, "overrides": [],
+               "max_archive": 40, "query": "pleural effusion", "query_label": "Pleural Effusion", "k": 3},
+        tutorial={**DATA["tutorial"], "model_name": SHIPPED_ALIGNED, "preset": "tiny", "max_steps": 0,
+                  "overrides": [], "max_archive": 300, "query": "pleural effusion",
+                  "query_label": "Pleural Effusion", "k": 5},
+        expected=("{out_dir}/study.png", "{out_dir}/top_results.png", "{out_dir}/results.csv"),
     ),
     "01_data_and_preprocessing": NotebookSpec(
         # no training; studies/synth_image_size are used only when data_dir holds no data set yet
@@ -112,20 +114,29 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
     "03_alignment_training": NotebookSpec(
         # recipe_dir is filled in by the runner: run_dir == recipe_dir/run; the same values as SHARED_RUN, so the
         # run it trains is the one the runner would train (ensure_shared_run) when 03 is not run
-        smoke={**_RUN_SMOKE, "init_vision": None}, tutorial={**_RUN_TUTORIAL, "init_vision": None}, makes_run=True,
+        smoke={**_RUN_SMOKE, "init_vision": None, "progress_every": 1, "probe_per_class": 4, "n_boot": 20},
+        tutorial={**_RUN_TUTORIAL, "init_vision": None, "progress_every": 20, "probe_per_class": 20, "n_boot": 200},
+        makes_run=True,
         expected=("{run_dir}/config.json", "{run_dir}/model.safetensors", "{run_dir}/log.jsonl",
-                  "{out_dir}/params.csv", "{out_dir}/loss_curves.html")),
+                  "{out_dir}/params.csv", "{out_dir}/loss_curves.html", "{out_dir}/progress.csv",
+                  "{out_dir}/progress.png", "{run_dir}/progress.csv")),
     "04_retrieval_and_zeroshot": NotebookSpec(
         smoke={"n_boot": 50, "batch_size": 16, "n_examples": 2, "k_examples": 3},
         tutorial={"n_boot": 300, "batch_size": 32, "n_examples": 3, "k_examples": 4},
         needs_run=True,
         expected=("{out_dir}/metrics.json", "{out_dir}/metrics.md", "{out_dir}/retrieval_examples.png",
                   "{out_dir}/confusion.png", "{out_dir}/pneumonia_protocols.csv")),
-    "05_attention_maps": NotebookSpec(needs_run=True, expected=("{out_dir}/*.png",)),
-    "06_embeddings": NotebookSpec(needs_run=True, expected=("{out_dir}/*.html",)),
+    "05_attention_maps": NotebookSpec(
+        smoke={"per_finding": 3, "random_draws": 5, "n_boot": 50},
+        tutorial={"per_finding": 20, "random_draws": 20, "n_boot": 1000},
+        needs_run=True, expected=("{out_dir}/*.png", "{out_dir}/attention_summary.csv")),
+    "06_embeddings": NotebookSpec(
+        smoke={"k_agreement": 5, "n_shuffles": 5, "n_boot": 50},
+        tutorial={"k_agreement": 10, "n_shuffles": 20, "n_boot": 500},
+        needs_run=True, expected=("{out_dir}/*.html", "{out_dir}/neighbour_agreement.csv")),
     "07_retrieval_demo": NotebookSpec(
-        smoke={"max_studies": 40, "k": 3, "query": "pleural effusion"},
-        tutorial={"max_studies": 200, "k": 5, "query": "pleural effusion"},
+        smoke={"max_studies": 40, "k": 3, "query": "pleural effusion", "n_boot": 50},
+        tutorial={"max_studies": 200, "k": 5, "query": "pleural effusion", "n_boot": 300},
         needs_run=True, expected=("{out_dir}/demo_results.html", "{out_dir}/zeroshot.json")),
     "08_ablations_and_complexity": NotebookSpec(
         # smoke: full + 1 variant x 1 seed x 2 steps; tutorial: full + 1 variant x 1 seed x 15 steps (the full table x 3 seeds
@@ -138,7 +149,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
                   "complexity_variants": ["full", "full-ft", "lora"], "complexity_batch": 8, "complexity_repeats": 2},
         needs_run=True,
         expected=("{out_dir}/ablation.csv", "{out_dir}/ablation.md", "{out_dir}/complexity.csv",
-                  "{out_dir}/complexity.md")),
+                  "{out_dir}/complexity.md", "{out_dir}/ablation_vs_paper.csv")),
     "10_report_styles_and_text_encoders": NotebookSpec(
         # its own small site B and adapted encoder under out_dir; the degradation table is the committed result
         smoke={"site_b_studies": 10, "image_size": 64, "text_model": "minilm", "text_steps": 1, "text_batch": 2,

@@ -6,7 +6,8 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--run", required=True, help="run directory (config.json + model.safetensors)")
+    parser.add_argument("--run", required=True,
+                        help="run directory (config.json + model.safetensors) or a shipped aligned model's name")
     parser.add_argument("--data", required=True, help="data directory (SynthCXR output, or a folder of benchmarks)")
     parser.add_argument("--out", default=None, help="metrics.json path (default RUN/metrics.json); metrics.md beside it")
     parser.add_argument("--threshold", default="cv-f1", choices=["argmax", "fixed", "cv-acc", "cv-f1"],
@@ -61,14 +62,17 @@ def run(args: argparse.Namespace) -> int:
     from clinvla_kit.eval.report import extra_table, metrics_table
     from clinvla_kit.eval.tasks import evaluate_run
 
-    out = Path(args.out) if args.out else Path(args.run) / "metrics.json"
+    from clinvla_kit.aligned_weights import resolve_run
+
+    run_dir = resolve_run(args.run)  # a shipped aligned model's name -> its materialised run directory
+    out = Path(args.out) if args.out else run_dir / "metrics.json"
     if not Path(args.data).is_dir():
         print(f"clinvla-kit evaluate: error: data directory {args.data} does not exist (nothing evaluated, "
               f"{out} left as it was)", file=sys.stderr)
         return 1
     try:
         metrics = evaluate_run(
-            args.run, args.data, cache=not args.no_cache, device=args.device, batch_size=args.batch_size,
+            run_dir, args.data, cache=not args.no_cache, device=args.device, batch_size=args.batch_size,
             tasks=args.tasks, threshold=args.threshold, rsna_split=args.rsna_split, n_boot=args.n_boot,
             seed=args.seed, prompt_file=args.prompts, aggregate=args.aggregate, znorm=args.znorm,
             max_prompts=args.max_prompts, progress=not args.quiet,
