@@ -79,7 +79,7 @@ def test_export_keeps_the_trained_part_only(trained_run, registry_copy):
 
     model = ClinVLA.from_pretrained(run)
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
-    want = {k for k in full if k in trainable or not (k.startswith("vision.vit.") or k.startswith("text.backbone."))}
+    want = {k for k in full if k in trainable or not k.startswith(("vision.vit.", "text.backbone."))}
     assert set(stored) == want
     assert any(k.startswith("vision.vit.") and "norm" in k for k in stored)  # ALTA's trained ViT norms ship
     assert not any(k.startswith("vision.vit.blocks.0.attn.qkv") for k in stored)  # the frozen encoder does not

@@ -58,11 +58,10 @@ def run(args: argparse.Namespace) -> int:
     import sys
     from pathlib import Path
 
+    from clinvla_kit.aligned_weights import resolve_run
     from clinvla_kit.data.errors import DataError
     from clinvla_kit.eval.report import extra_table, metrics_table
     from clinvla_kit.eval.tasks import evaluate_run
-
-    from clinvla_kit.aligned_weights import resolve_run
 
     run_dir = resolve_run(args.run)  # a shipped aligned model's name -> its materialised run directory
     out = Path(args.out) if args.out else run_dir / "metrics.json"
