@@ -110,7 +110,7 @@ def build_aligned(name: str, device: str = "cpu") -> nn.Module:
     from clinvla_kit import weights
     from clinvla_kit.config import from_dict
     from clinvla_kit.model.clinvla import ClinVLA
-    from clinvla_kit.model.run_weights import read_weights
+    from clinvla_kit.model.run_weights import key_mismatch, read_weights
 
     entry = weights.entry(name)
     if entry.get("kind") != "aligned-model":
@@ -127,14 +127,9 @@ def build_aligned(name: str, device: str = "cpu") -> nn.Module:
         raise ValueError(f"{path}: no run config in the safetensors metadata (not made by export-weights)")
     cfg = from_dict(stored)
     model = ClinVLA(cfg)  # loads the frozen towers from their shipped sources
-    expected = trained_state(model)
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    shapes = sorted(f"{k}: file {tuple(state[k].shape)} != model {tuple(expected[k].shape)}"
-                    for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
-    if missing or unexpected or shapes:
-        raise ValueError(f"{path}: does not fit the model its config builds: missing {missing[:8]}, unexpected "
-                         f"{unexpected[:8]}, shapes {shapes[:8]}")
+    problem = key_mismatch(state, trained_state(model))
+    if problem:
+        raise ValueError(f"{path}: does not fit the model its config builds: {problem}")
     model.load_state_dict(state, strict=False)
     return model.to(device).eval()
 

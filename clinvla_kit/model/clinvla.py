@@ -151,7 +151,7 @@ class ClinVLA(nn.Module):
         and naming missing/unexpected/mis-shaped keys when the weights do not match the run's config.
         """
         from clinvla_kit.aligned_weights import resolve_run
-        from clinvla_kit.model.run_weights import read_run_weights
+        from clinvla_kit.model.run_weights import key_mismatch, read_run_weights
 
         run_dir = resolve_run(run_dir)  # a shipped aligned model's name -> its materialised run directory
         for need in ("config.json", WEIGHTS):
@@ -164,15 +164,8 @@ class ClinVLA(nn.Module):
                 raise ValueError(f"{run_dir}: checkpoint config differs from the expected one: {'; '.join(diff)}")
         model = cls(cfg, _run_dir=run_dir)
         state = read_run_weights(run_dir / WEIGHTS, cfg, device=str(map_location))  # names edited config fields
-        own = model.state_dict()
-        missing = sorted(set(own) - set(state))
-        unexpected = sorted(set(state) - set(own))
-        shapes = sorted(f"{k}: file {tuple(state[k].shape)} != model {tuple(own[k].shape)}"
-                        for k in set(own) & set(state) if state[k].shape != own[k].shape)
-        if missing or unexpected or shapes:
-            raise ValueError(
-                f"{run_dir / WEIGHTS}: weights do not match {run_dir / 'config.json'}: missing keys {missing[:8]}, "
-                f"unexpected keys {unexpected[:8]}, shape mismatches {shapes[:8]}"
-            )
+        problem = key_mismatch(state, model.state_dict())
+        if problem:
+            raise ValueError(f"{run_dir / WEIGHTS}: weights do not match {run_dir / 'config.json'}: {problem}")
         model.load_state_dict(state)
         return model.to(map_location)

@@ -74,3 +74,15 @@ def read_run_weights(path: str | Path, cfg: Any, device: str = "cpu") -> dict[st
                          f"longer match the weights: {'; '.join(changed)}. Undo the edit (the saved config is in "
                          f"the safetensors metadata key {CONFIG_KEY!r}), or train a new run with the new values")
     return state
+
+
+def key_mismatch(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> str:
+    """"" when ``state`` has exactly ``expected``'s keys and shapes, else a message naming the missing, unexpected
+    and mis-shaped keys (first 8 of each)."""
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = sorted(f"{k}: file {tuple(state[k].shape)} != model {tuple(expected[k].shape)}"
+                    for k in set(expected) & set(state) if state[k].shape != expected[k].shape)
+    if not (missing or unexpected or shapes):
+        return ""
+    return f"missing keys {missing[:8]}, unexpected keys {unexpected[:8]}, shape mismatches {shapes[:8]}"
