@@ -18,9 +18,9 @@ from clinvla_kit.config import RunCfg, diff_configs, load_config, save_config, t
 from clinvla_kit.data.batch import Batch
 from clinvla_kit.model.heads import ProjectionHeads, Temperatures
 from clinvla_kit.model.mae import MAEDecoder, mae_loss
+from clinvla_kit.model.mlm_head import ConditionedMLMHead, conditioned_mlm_loss
 from clinvla_kit.model.outputs import ClinVLAOutput, TextOutput, VisionOutput
 from clinvla_kit.model.params import group_of
-from clinvla_kit.model.mlm_head import ConditionedMLMHead, conditioned_mlm_loss
 from clinvla_kit.model.text import TextTower, resolve_text_source
 from clinvla_kit.model.vision import VisionTower, patch_pixels
 
