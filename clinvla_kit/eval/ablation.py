@@ -3,13 +3,20 @@
 Each variant is a list of ``--set`` overrides of ``RunCfg`` (so an ablation is a config change, never a code
 change), trained and evaluated with the same seed(s) and step budget as ``full``.
 
-Noise rule: a variant's delta against ``full`` is called meaningful only when both have at least two seeds and
-``|mean_variant - mean_full| > std_variant + std_full`` (sample standard deviations over seeds). With a single seed
-nothing is called meaningful: one run cannot tell a change from noise. This is deliberately conservative.
+Noise rule: a variant's delta against ``full`` is called meaningful only when ``full`` has at least two seeds and
+``|mean_variant - mean_full| > std_variant + std_full`` (sample standard deviations over seeds). A variant with a
+single seed has no spread of its own; it is then judged against ``2 * std_full``, i.e. its seed spread is assumed
+equal to ``full``'s (the same model family, the same data and budget), and the table marks such deltas with ``†``
+rather than ``*``. With one seed of ``full`` nothing is called meaningful: one run cannot tell a change from noise.
+
+Runs are resumable: a variant/seed directory that already holds ``metrics.json`` (with the same config) is read,
+not retrained, so a long table can be stopped and continued, and runs made elsewhere (e.g. the seeds of ``full``)
+can be linked in.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from clinvla_kit.config import RunCfg, apply_overrides
+from clinvla_kit.config import RunCfg, apply_overrides, diff_configs, load_config, load_preset
 from clinvla_kit.eval.report import get_path
 
 
@@ -30,6 +37,7 @@ class Variant:
     label: str
     overrides: tuple[str, ...]
     paper_direction: str  # "lower": the paper reports this variant below full; "": no claim recorded
+    preset: str = ""  # another preset as the variant's base (the from-scratch baseline); "": the ablation's base
 
 
 VARIANTS: tuple[Variant, ...] = (
@@ -43,6 +51,9 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("no-global", "-Global loss", ("loss.global_weight=0",), "lower"),
     Variant("full-ft", "Full fine-tuning", ("model.adapters.full_finetune=true",), ""),
     Variant("lora", "LoRA", ("model.adapters.lora=true",), ""),
+    # Not a row of the paper's Table 6: CLIP trained from scratch with every ClinVLA part off (issue 13's baseline),
+    # run with its own preset's schedule (1,800 steps take about the wall clock of tiny's 250 on 2 CPU cores).
+    Variant("clip-scratch", "From scratch (CLIP, no ClinVLA part)", (), "", preset="clip-scratch"),
 )
 VARIANT_BY_SLUG: dict[str, Variant] = {v.slug: v for v in VARIANTS}
 
@@ -66,8 +77,15 @@ def select_variants(slugs: Sequence[str] | None) -> list[Variant]:
     return chosen
 
 
-def variant_config(base: RunCfg, variant: Variant, seed: int, max_steps: int | None = None) -> RunCfg:
-    """``base`` with the variant's overrides, the seed and (optionally) the step budget applied."""
+def variant_config(base: RunCfg, variant: Variant, seed: int, max_steps: int | None = None,
+                   base_overrides: Sequence[str] = ()) -> RunCfg:
+    """``base`` with the variant's overrides, the seed and (optionally) the step budget applied.
+
+    A variant with its own ``preset`` starts from that preset instead, with ``base_overrides`` (the user's ``--set``
+    list) and ``base``'s device applied, so it runs where the others run."""
+    if variant.preset:
+        base = apply_overrides(load_preset(variant.preset),
+                               list(base_overrides) + [f"train.device={base.train.device}"])
     extra = [f"train.seed={seed}"] + ([f"train.max_steps={max_steps}"] if max_steps is not None else [])
     return apply_overrides(base, list(variant.overrides) + extra)
 
@@ -76,7 +94,8 @@ def same_as_full(base: RunCfg, variant: Variant) -> bool:
     """True when the variant changes nothing in ``base`` (the preset already has that component off: e.g. ``tiny``
     uses the frontal view only, so "-Multiview" is the full model). Such a variant is not trained again: it reuses
     the full model's runs and the table says so, rather than reporting a second draw of the same model as a delta."""
-    return variant.slug != "full" and variant_config(base, variant, 0) == variant_config(base, VARIANT_BY_SLUG["full"], 0)
+    return (variant.slug != "full" and not variant.preset
+            and variant_config(base, variant, 0) == variant_config(base, VARIANT_BY_SLUG["full"], 0))
 
 
 def summarize(runs: Mapping[str, Sequence[Mapping[str, Any]]], metrics: Sequence[str]) -> dict[str, dict[str, dict]]:
@@ -99,12 +118,21 @@ def summarize(runs: Mapping[str, Sequence[Mapping[str, Any]]], metrics: Sequence
     return out
 
 
+def noise_threshold(full: Mapping[str, Any], other: Mapping[str, Any]) -> float:
+    """The spread a delta must exceed: ``std_other + std_full``; ``2 * std_full`` when ``other`` has one seed
+    (its spread assumed equal to full's); NaN when ``full`` has fewer than two seeds (nothing can be called)."""
+    if full["n"] < 2 or other["n"] < 1:
+        return float("nan")
+    return other["std"] + full["std"] if other["n"] >= 2 else 2 * full["std"]
+
+
 def delta_vs_full(full: Mapping[str, Any], other: Mapping[str, Any]) -> tuple[float, bool]:
-    """(mean difference other - full, whether it exceeds the noise: n >= 2 both and |delta| > std_o + std_f)."""
+    """(mean difference other - full, whether |delta| exceeds ``noise_threshold``)."""
     delta = other["mean"] - full["mean"]
-    if full["n"] < 2 or other["n"] < 2 or math.isnan(delta):
+    threshold = noise_threshold(full, other)
+    if math.isnan(delta) or math.isnan(threshold):
         return delta, False
-    return delta, bool(abs(delta) > other["std"] + full["std"])
+    return delta, bool(abs(delta) > threshold)
 
 
 def direction_verdict(variant: Variant, delta: float, meaningful: bool) -> str:
@@ -142,14 +170,16 @@ def ablation_table(summary: Mapping[str, Mapping[str, Any]], metrics: Sequence[s
             if full is not None and slug != "full":
                 d, ok = delta_vs_full(full[m], stats[m])
                 if not math.isnan(d):
-                    cell += f" ({100 * d:+.1f}{'*' if ok else ''})"
+                    mark = ("*" if stats[m]["n"] >= 2 else "†") if ok else ""
+                    cell += f" ({100 * d:+.1f}{mark})"
                     if not verdict:
                         verdict = direction_verdict(v, d, ok)
             cells.append(cell)
         lines.append(f"| {v.label} | " + " | ".join(cells) + f" | {verdict} |")
     lines.append("")
     lines.append("Values in %, mean ± sample std over seeds; (delta vs full), `*` = |delta| > std_variant + std_full "
-                 "with at least 2 seeds each (otherwise treated as noise).")
+                 "with at least 2 seeds each, `†` = a one-seed variant with |delta| > 2 std_full (its spread assumed "
+                 "equal to full's); anything else is treated as noise.")
     return "\n".join(lines) + "\n"
 
 
@@ -161,12 +191,22 @@ def run_ablation(
     train_fn: Callable[[RunCfg, Path], Path],
     eval_fn: Callable[[Path], dict[str, Any]],
     max_steps: int | None = None,
+    steps_for: Mapping[str, int] | None = None,
+    base_overrides: Sequence[str] = (),
+    log: Callable[[str], None] = print,
 ) -> dict[str, list[dict[str, Any]]]:
-    """Train and evaluate every variant for every seed.
+    """Train and evaluate every variant for every seed, into ``out_dir/<slug>/seed<k>/``.
 
     Args:
         train_fn: (config, run directory) -> run directory holding the trained model.
-        eval_fn: run directory -> metrics.json dict.
+        eval_fn: run directory -> metrics dict; it is saved as ``<run>/metrics.json`` with the run's ``train``
+            record (steps, wall clock) added.
+        max_steps: one step budget for every variant (None: each variant's preset schedule).
+        steps_for: per-variant step budgets that override ``max_steps`` (e.g. full fine-tuning gets fewer steps so
+            that its alignment wall clock matches the adapters').
+        base_overrides: the user's overrides, applied to variants that start from their own preset.
+    A run directory that already holds ``metrics.json`` is reused (a different config there is refused, naming the
+    fields), so nothing is retrained or overwritten.
     Returns:
         slug -> list of metrics dicts (seed order).
     """
@@ -177,8 +217,93 @@ def run_ablation(
             runs[v.slug] = [dict(m, same_as_full=True) for m in runs["full"]]
             continue
         runs[v.slug] = []
+        steps = (steps_for or {}).get(v.slug, max_steps)
         for seed in seeds:
-            cfg = variant_config(base, v, seed, max_steps)
-            run_dir = train_fn(cfg, out_dir / v.slug / f"seed{seed}")
-            runs[v.slug].append(eval_fn(Path(run_dir)))
+            cfg = variant_config(base, v, seed, steps, base_overrides)
+            run_dir = out_dir / v.slug / f"seed{seed}"
+            done = _finished_run(run_dir, cfg)
+            if done is not None:
+                log(f"ablate: {v.slug} seed {seed}: reusing {run_dir / 'metrics.json'}")
+                runs[v.slug].append(done if "train" in done else dict(done, train=_train_record(run_dir)))
+                continue
+            log(f"ablate: {v.slug} seed {seed}: training ({cfg.train.max_steps} steps) -> {run_dir}")
+            trained = Path(train_fn(cfg, run_dir))
+            metrics = dict(eval_fn(trained), train=_train_record(trained))
+            _write_metrics(run_dir, metrics)
+            runs[v.slug].append(metrics)
     return runs
+
+
+def _finished_run(run_dir: Path, cfg: RunCfg) -> dict[str, Any] | None:
+    """The saved metrics of a finished run with this config; None when there is none; ValueError when the
+    directory holds a run of another config (it is never overwritten)."""
+    metrics = run_dir / "metrics.json"
+    if not metrics.exists():
+        return None
+    config = run_dir / "config.json"
+    if config.exists():
+        differ = diff_configs(load_config(config), cfg)
+        if differ:
+            raise ValueError(f"{run_dir}: holds a finished run of another config ({'; '.join(differ[:4])}); "
+                             "move it away or choose another --out")
+    try:
+        return json.loads(metrics.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{metrics}: not valid JSON ({e}); delete it to re-evaluate that run") from e
+
+
+def _train_record(run_dir: Path) -> dict[str, Any]:
+    """Steps and wall clock of a trained run (``train_metrics.json``), for the same-wall-clock comparison."""
+    path = run_dir / "train_metrics.json"
+    if not path.exists():
+        return {}
+    m = json.loads(path.read_text())
+    return {k: m.get(k) for k in ("step", "wall_s", "val_global", "global")}
+
+
+def _write_metrics(run_dir: Path, metrics: Mapping[str, Any]) -> None:
+    from clinvla_kit.commands.evaluate import json_safe
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "metrics.json").write_text(json.dumps(json_safe(dict(metrics)), indent=2) + "\n")
+
+
+def collect_runs(out_dir: str | Path, variants: Sequence[Variant]) -> dict[str, list[dict[str, Any]]]:
+    """Every finished ``out_dir/<slug>/seed<k>/metrics.json`` of these variants, in seed order (variants with none
+    are left out): the table of whatever has been run, e.g. ``full`` with three seeds beside one-seed variants."""
+    out_dir = Path(out_dir)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for v in variants:
+        found = sorted((int(p.parent.name[4:]), p) for p in (out_dir / v.slug).glob("seed*/metrics.json")
+                       if p.parent.name[4:].isdigit())
+        if found:
+            loaded = [json.loads(p.read_text()) for _, p in found]
+            runs[v.slug] = [m if "train" in m else dict(m, train=_train_record(p.parent))
+                            for m, (_, p) in zip(loaded, found)]
+    return runs
+
+
+SHIPPED_RESULT = Path(__file__).with_name("ablation_result.json")
+"""The Table 6 measured on SynthCXR (``clinvla-kit ablate``'s ``ablation.json``, command in ``bench/RESULTS.md``)."""
+
+
+def load_ablation_result(path: str | Path | None = None,
+                         metrics: Sequence[str] = DEFAULT_METRICS) -> dict[str, Any]:
+    """A finished ablation's ``ablation.json`` (default: the committed SynthCXR result) with its summary recomputed
+    from the per-seed runs it holds, so the table always follows this module's noise rule.
+
+    Returns: the record with ``runs`` (slug -> metrics dicts), ``summary`` (``summarize``), ``chance`` (metric ->
+    chance level of the data it was measured on), ``training`` (steps and wall clock per run).
+    """
+    path = Path(path) if path is not None else SHIPPED_RESULT
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no ablation result (run `clinvla-kit ablate --data DIR --out OUT`, "
+                                "then pass OUT/ablation.json)")
+    try:
+        record = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e})") from e
+    if not isinstance(record.get("runs"), dict) or "full" not in record["runs"]:
+        raise ValueError(f"{path}: field 'runs' must map variant slugs (including 'full') to metrics lists; "
+                         "it was written by an older `clinvla-kit ablate` — summarise again with --summarize-only")
+    return dict(record, summary=summarize(record["runs"], metrics))

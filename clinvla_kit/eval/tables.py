@@ -240,3 +240,20 @@ def ablation_vs_paper(runs: Mapping[str, Sequence[Mapping[str, Any]]], summary: 
                          if pd_ is not None else "", "same_sign": same})
     return pd.DataFrame(rows, columns=["variant", "label", "metric", "mean", "std", "seeds", "chance", "vs_chance",
                                        "delta", "meaningful", "paper_delta", "paper_source", "same_sign"])
+
+
+def ablation_training_frame(runs: Mapping[str, Sequence[Mapping[str, Any]]]):
+    """One row per variant and seed of an ablation: steps, alignment wall clock and validation InfoNCE (the
+    ``train`` record ``run_ablation`` saves beside each run's metrics), so "the same wall clock" can be checked."""
+    import pandas as pd
+
+    from clinvla_kit.eval.ablation import VARIANT_BY_SLUG
+
+    rows = []
+    for slug, per_seed in runs.items():
+        label = VARIANT_BY_SLUG[slug].label if slug in VARIANT_BY_SLUG else slug
+        for i, m in enumerate(per_seed):
+            t = m.get("train") or {}
+            rows.append({"variant": slug, "label": label, "run": i, "steps": t.get("step"),
+                         "wall_s": t.get("wall_s"), "val_infonce": t.get("val_global")})
+    return pd.DataFrame(rows, columns=["variant", "label", "run", "steps", "wall_s", "val_infonce"])

@@ -165,6 +165,18 @@ def task_temporal(emb: Embedder, paths: dict[str, Path], n_boot: int = 1000, see
     return out
 
 
+def instance_test_records(root: str | Path, seed: int = 0, max_studies: int | None = 1000) -> list:
+    """The test-split studies instance retrieval uses: all of them, or ``max_studies`` drawn with ``seed`` (kept in
+    archive order), so other analyses (``eval.instance_ceiling``) can score the very same pool."""
+    from clinvla_kit.data.sources.mimic import load_mimic
+
+    recs = list(load_mimic(root, splits=["test"]))
+    if max_studies is not None and len(recs) > max_studies:
+        keep = np.random.default_rng(seed).choice(len(recs), size=max_studies, replace=False)
+        recs = [recs[i] for i in sorted(keep)]
+    return recs
+
+
 def task_instance(emb: Embedder, paths: dict[str, Path], views: str = "all", n_boot: int = 1000, seed: int = 0,
                   max_studies: int | None = 1000, ks: Sequence[int] = (1, 5, 10)) -> dict[str, Any]:
     """CXR-CLIP-style instance retrieval on the archive's test split: each study's own report is its only match.
@@ -173,12 +185,8 @@ def task_instance(emb: Embedder, paths: dict[str, Path], views: str = "all", n_b
     Studies whose report is empty after cleaning are left out (and counted), not silently kept.
     """
     from clinvla_kit.data.errors import DataError
-    from clinvla_kit.data.sources.mimic import load_mimic
 
-    recs = list(load_mimic(paths["root"], splits=["test"]))
-    if max_studies is not None and len(recs) > max_studies:
-        keep = np.random.default_rng(seed).choice(len(recs), size=max_studies, replace=False)
-        recs = [recs[i] for i in sorted(keep)]
+    recs = instance_test_records(paths["root"], seed, max_studies)
     texts, kept, dropped = [], [], 0
     for i, r in enumerate(recs):
         try:

@@ -96,3 +96,11 @@ def test_ablate_two_variants_one_seed(synth_and_run):
     assert "| ClinVLA (full) |" in table and "| -Local loss |" in table and "(1 seed)" in table
     cfg = json.loads((out / "no-local" / "seed0" / "config.json").read_text())
     assert cfg["loss"]["local_weight"] == 0 and cfg["train"]["max_steps"] == 2
+    record = json.loads((out / "ablation.json").read_text())
+    assert record["seeds"] == {"full": 1, "no-local": 1} and record["training"]["full"][0]["step"] == 2
+    before = (out / "no-local" / "seed0" / "model.safetensors").stat().st_mtime_ns
+    # summarising again trains nothing; a malformed per-variant budget is refused by name
+    assert main(["ablate", "--data", str(data), "--out", str(out), "--variants", "no-local", "--summarize-only",
+                 *TINY, "loss.local_weight=0.8"]) == 0
+    assert (out / "no-local" / "seed0" / "model.safetensors").stat().st_mtime_ns == before
+    assert main(["ablate", "--data", str(data), "--out", str(out), "--steps-for", "lora=abc"]) == 1

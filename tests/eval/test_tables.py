@@ -165,3 +165,14 @@ def test_ablation_vs_paper_cites_table6_and_states_chance():
     assert nl["vs_chance"] == "mixed across seeds"  # seed 0 includes 0.2, seed 1 is above it
     assert df.loc["full", "vs_chance"] == "above chance" and df.loc["full", "chance"] == 0.2
     assert math.isnan(df.loc["lora", "paper_delta"]) and df.loc["lora", "same_sign"] is None
+
+
+def test_ablation_training_frame_one_row_per_run():
+    from clinvla_kit.eval.tables import ablation_training_frame
+
+    runs = {"full": [{"train": {"step": 250, "wall_s": 500.0, "val_global": 2.6}}, {"train": {}}],
+            "clip-scratch": [{"train": {"step": 1800, "wall_s": 480.0, "val_global": 3.0}}]}
+    df = ablation_training_frame(runs)
+    assert list(df["variant"]) == ["full", "full", "clip-scratch"] and list(df["run"]) == [0, 1, 0]
+    assert df.loc[2, "steps"] == 1800 and df.loc[2, "label"].startswith("From scratch")
+    assert df.loc[0, "val_infonce"] == 2.6 and (df.loc[1, "wall_s"] is None or math.isnan(df.loc[1, "wall_s"]))
