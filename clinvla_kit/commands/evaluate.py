@@ -90,7 +90,10 @@ def run(args: argparse.Namespace) -> int:
     out.write_text(json.dumps(json_safe(metrics), indent=2) + "\n")
     md = out.with_suffix(".md")
     extra = extra_table(metrics)
-    md.write_text(f"# Evaluation of {args.run} on {args.data}\n\n" + metrics_table(metrics)
+    from clinvla_kit.eval.chance import benchmark_chance
+
+    chance = benchmark_chance(args.data)  # the same benchmark files the tasks read; missing ones give no keys
+    md.write_text(f"# Evaluation of {args.run} on {args.data}\n\n" + metrics_table(metrics, chance=chance)
                   + (f"\n## Other metrics\n\n{extra}" if extra else ""))
     print(md.read_text())
     print(f"wrote {out} and {md}")

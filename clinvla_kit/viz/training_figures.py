@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 import torch
 
-OK_COLOUR, BAD_COLOUR = "#0a6e2e", "#b00020"
+# Okabe-Ito blue / vermillion: told apart with every common colour-vision deficiency; a mark says it in text too
+OK_COLOUR, BAD_COLOUR = "#0072B2", "#D55E00"
+OK_MARK, BAD_MARK = "\u2713 same class", "\u2717 other class"
 
 
 def to_display(img: torch.Tensor) -> np.ndarray:
@@ -76,7 +78,7 @@ def _thumb(path: str, size: int) -> np.ndarray:
 
 
 def retrieval_examples_figure(text_to_image: Sequence[Mapping[str, Any]], image_to_text: Sequence[Mapping[str, Any]],
-                              size: int = 96, panel: float = 1.9, wrap: int = 28, report_chars: int = 150):
+                              size: int = 96, panel: float = 2.7, wrap: int = 26, report_chars: int = 120):
     """Qualitative retrieval, one row per query: the query (text or image), then its ranked hits with scores.
 
     Args:
@@ -96,21 +98,22 @@ def retrieval_examples_figure(text_to_image: Sequence[Mapping[str, Any]], image_
     for r, (kind, q) in enumerate(rows):
         head = axes[r][0]
         if kind == "t2i":
-            head.text(0.0, 0.5, "TEXT QUERY\n" + textwrap.fill(str(q["query"])[:report_chars], wrap), fontsize=6.5,
+            head.text(0.0, 0.5, "TEXT QUERY\n" + textwrap.fill(str(q["query"])[:report_chars], wrap), fontsize=9,
                       va="center", ha="left", transform=head.transAxes, family="monospace")
         else:
             head.imshow(_thumb(q["path"], size), cmap="gray")
-            head.set_title(f"IMAGE QUERY\n{q['label']}", fontsize=7)
+            head.set_title(f"IMAGE QUERY\n{q['label']}", fontsize=9)
         for c, hit in enumerate(q["hits"], start=1):
             ax = axes[r][c]
             colour = OK_COLOUR if hit["correct"] else BAD_COLOUR
+            mark = OK_MARK if hit["correct"] else BAD_MARK
             if kind == "t2i":
                 ax.imshow(_thumb(hit["path"], size), cmap="gray")
-                ax.set_title(f"#{c} sim {hit['score']:.3f}\n{hit['label']}", fontsize=7, color=colour)
+                ax.set_title(f"#{c} sim {hit['score']:.3f}\n{hit['label']}\n{mark}", fontsize=9, color=colour)
             else:
                 own = " (own report)" if hit.get("own") else ""
                 body = textwrap.fill(str(hit["report"]).replace("\n", " ")[:report_chars], wrap)
-                ax.text(0.0, 1.0, f"#{c} sim {hit['score']:.3f}{own}\n{hit['label']}\n\n{body}", fontsize=5.5,
+                ax.text(0.0, 1.0, f"#{c} sim {hit['score']:.3f}{own}\n{hit['label']} {mark}\n\n{body}", fontsize=9,
                         va="top", ha="left", transform=ax.transAxes, color=colour, family="monospace")
     fig.tight_layout()
     return fig
@@ -126,14 +129,14 @@ def confusion_figure(confusion: Sequence[Sequence[float]], classes: Sequence[str
         raise ValueError(f"confusion_figure: a {len(classes)}x{len(classes)} matrix is needed, got shape {m.shape}")
     fig, ax = plt.subplots(figsize=(size, size))
     ax.imshow(m, cmap="Blues")
-    ax.set_xticks(range(len(classes)), [c[:14] for c in classes], rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(classes)), [c[:14] for c in classes], fontsize=8)
+    ax.set_xticks(range(len(classes)), [c[:14] for c in classes], rotation=45, ha="right", fontsize=9)
+    ax.set_yticks(range(len(classes)), [c[:14] for c in classes], fontsize=9)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     top = m.max() if m.size else 0.0
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
-            ax.text(j, i, f"{m[i, j]:.0f}", ha="center", va="center", fontsize=8,
+            ax.text(j, i, f"{m[i, j]:.0f}", ha="center", va="center", fontsize=9,
                     color="white" if top and m[i, j] > top / 2 else "black")
     ax.set_title(title, fontsize=10)
     fig.tight_layout()

@@ -44,6 +44,9 @@ def test_evaluate_writes_metrics_json_and_table(synth_and_run, capsys):
     assert 0.0 <= inst["R@1"] <= inst["R@5"] <= inst["R@10"] <= 1.0 and inst["mean_rank"] >= 1
     md = (root / "m" / "metrics.md").read_text()
     assert "not comparable to SynthCXR" in md and "| Text-to-image retrieval, CheXpert 8x200 | P@5 |" in md
+    row = next(line for line in md.splitlines() if line.startswith("| Image-to-text retrieval, CheXpert 5x200 | P@5 |"))
+    assert row.split(" | ")[3] == "20.0"  # chance of a balanced 5-class pool, from the benchmark files
+    assert row.split(" | ")[4] != "n/a"
     # a data directory without benchmarks: every task skipped with a note, not a crash
     empty = root / "empty"
     empty.mkdir()

@@ -69,9 +69,12 @@ def test_retrieval_examples_figure(tmp_path):
             "hits": [{"report": "Mild edema.", "label": "Edema", "score": 0.3, "correct": True, "own": True}]}]
     fig = retrieval_examples_figure(t2i, i2t, size=32)
     titles = [a.get_title() for a in fig.get_axes()]
-    assert "#1 sim 0.500\nPleural Effusion" in titles and "IMAGE QUERY\nEdema" in titles
+    assert "#1 sim 0.500\nPleural Effusion\n\u2713 same class" in titles and "IMAGE QUERY\nEdema" in titles
+    assert "#2 sim 0.400\nEdema\n\u2717 other class" in titles  # correctness is written, not only coloured
     texts = [t.get_text() for a in fig.get_axes() for t in a.texts]
     assert any("(own report)" in t for t in texts)
+    sizes = [t.get_fontsize() for a in fig.get_axes() for t in [*a.texts, a.title]]
+    assert min(sizes) >= 9  # readable at the notebook's width
     plt.close(fig)
     with pytest.raises(ValueError, match="no examples"):
         retrieval_examples_figure([], [])
