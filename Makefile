@@ -56,9 +56,13 @@ demo: $(VENV)/.installed-demo
 	HF_HUB_OFFLINE=1 $(VENV)/bin/voila notebooks/demo_app.ipynb --no-browser --port 8866 --Voila.ip=127.0.0.1 \
 	  --MappingKernelManager.cull_idle_timeout=60 --MappingKernelManager.cull_interval=30
 
+# The app in Debian's chromium (tests/demo/test_browser.py): the shipped model on a small SynthCXR archive made in
+# the test's folder; it waits for what the page shows (budget CLINVLA_BROWSER_TIMEOUT s, default 600), prints Voila's
+# log on failure and the measured times on success (-rP). CLINVLA_DEMO_DATA=runs/data/synthcxr
+# CLINVLA_DEMO_STUDIES=400 tests what `make demo` serves.
 browser-test: $(VENV)/.installed-demo
 	test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest tests/demo -m browser -rs
+	HF_HUB_OFFLINE=1 $(PY) -m pytest tests/demo -m browser -rsP
 
 clean:
 	rm -rf runs .pytest_cache

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import html
+import json
 import os
 import tempfile
 import threading
@@ -52,6 +53,28 @@ def default_cache_dir(run_dir: str | Path) -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "clinvla_kit" / "demo"
 
 
+def weights_fingerprint(source: str | Path) -> str:
+    """What the archive cache is keyed by: the shipped file's sha256 (its ``shipped.json`` marker) for a
+    materialised shipped model, else the sha256 of the run's ``model.safetensors``.
+
+    Why the marker first: hashing the materialised 100 MB file costs about a second of CPU on every start, which
+    a loaded machine turns into many seconds of first screen; the marker names the shipped file it was built from.
+    """
+    from clinvla_kit.aligned_weights import MARKER
+    from clinvla_kit.eval.embed import file_sha256
+    from clinvla_kit.model.clinvla import WEIGHTS
+
+    src = Path(source)
+    marker = src / MARKER if src.is_dir() else None
+    if marker is not None and marker.is_file():
+        try:
+            info = json.loads(marker.read_text())
+            return f"shipped:{info['name']}:{info['sha256']}"
+        except (ValueError, KeyError):
+            pass  # an unreadable marker: hash the weights instead
+    return file_sha256(src / WEIGHTS if src.is_dir() else src)
+
+
 class DemoApp:
     """The app. ``widget`` is the top ``VBox`` (display it first); ``start()`` loads in the background,
     ``load()`` in the foreground (tests). After loading, ``controls`` names every control and output.
@@ -79,6 +102,7 @@ class DemoApp:
         self.cache_info: dict[str, Any] = {}
         self.controls: dict[str, Any] = {}
         self.error: BaseException | None = None
+        self._last: tuple[Any, Any] | None = None  # the last search shown in "results" (re-run to redraw it)
         self.ready = threading.Event()
         self._t0 = time.perf_counter()
         self.status = W.HTML(busy_html("starting"))
@@ -117,8 +141,6 @@ class DemoApp:
         from clinvla_kit.data.sources.mimic import load_mimic
         from clinvla_kit.demo.cache import load_or_build_archive
         from clinvla_kit.demo.masks import MaskIndex
-        from clinvla_kit.eval.embed import file_sha256
-        from clinvla_kit.model.clinvla import WEIGHTS
 
         inference, records, fingerprint = self._given
         self.m = inference or clinvla_kit.load(self.run_dir, device=self.device)
@@ -131,8 +153,7 @@ class DemoApp:
         if not records:
             raise ValueError(f"{self.data_dir}: no {self.split} studies to search")
         if fingerprint is None:
-            src = Path(self.m.source)
-            fingerprint = file_sha256(src / WEIGHTS if src.is_dir() else src)
+            fingerprint = weights_fingerprint(self.m.source)
         drop_sets = [(), ("lateral",)] if self.m.uses_lateral else [()]
         self.archive, self.cache_info = load_or_build_archive(self.model, records, fingerprint, self.cache_dir,
                                                               drop_sets, status=self._say)
@@ -142,8 +163,14 @@ class DemoApp:
         self.timings["first_screen"] = time.perf_counter() - self._t0
         self.footer.value = (f"<small>{len(records)} {self.split} studies of {html.escape(str(self.data_dir))}; "
                              f"model {html.escape(str(self.m.source))} (reads {', '.join(self.m.views_used())}); "
-                             f"embeddings {'from the cache' if self.cache_info.get('hit') else 'computed and cached'}"
+                             f"<span class='demo-cache'>embeddings "
+                             f"{'from the cache' if self.cache_info.get('hit') else 'computed and cached'}</span>"
                              f"; ready in {self.timings['first_screen']:.1f} s</small>")
+        if self.search_now and self.controls["query"].value:
+            # after the first screen, not before it: the example's heatmaps cost one forward pass per hit
+            t = time.perf_counter()
+            self._run(self.text_html, self.controls["results"], "searching the example query")
+            self.timings["first_search"] = time.perf_counter() - t
         self.ready.set()
 
     # -- the controls ----------------------------------------------------------------------------------------
@@ -179,8 +206,7 @@ class DemoApp:
         c["by_study"].on_click(lambda _: self._run(self.study_html, c["results"]))
         c["by_upload"].on_click(lambda _: self._run(self.upload_html, c["results"]))
         c["examples"].observe(self._on_example, names="value")
-        if self.search_now and c["query"].value:
-            c["results"].value = self.text_html()
+        c["show_masks"].observe(self._on_masks, names="value")
         self.body.children = rows
         self.status.value = ""
         self.widget.add_class("demo-ready")
@@ -189,9 +215,16 @@ class DemoApp:
         if change["new"] != "(examples)":
             self.controls["query"].value = change["new"]
 
-    def _run(self, fn, out) -> None:
+    def _on_masks(self, change: dict) -> None:
+        """Ticking "show ground-truth masks" redraws the hits on screen (the last search, run again)."""
+        if self._last is not None:
+            self._run(*self._last)
+
+    def _run(self, fn, out, message: str = "working") -> None:
         """Run one action under the loading indicator; an error is shown in ``out`` (and printed)."""
-        self.status.value = busy_html("working")
+        if out is self.controls.get("results"):
+            self._last = (fn, out)
+        self.status.value = busy_html(message)
         try:
             out.value = fn()
         except Exception as e:  # noqa: BLE001 - shown to the user, never swallowed silently

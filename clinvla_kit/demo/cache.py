@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,17 @@ from clinvla_kit.demo.archive import Archive, build_archive
 
 
 def archive_key(fingerprint: str, records: Sequence[StudyRecord], options: dict[str, Any]) -> str:
-    """20 hex chars: weights fingerprint + options + every study's views (path|size|mtime)."""
+    """20 hex chars: weights fingerprint + options + every study's views (absolute path|size|mtime).
+
+    Absolute, normalised paths (``os.path.abspath``, no ``..``): ``make demo`` precomputes from the repository
+    root (``runs/data/synthcxr``) while the app's kernel runs in ``notebooks/`` (``../runs/data/synthcxr``); the
+    same files must give the same key, or the app would embed the whole archive before its first screen."""
     from clinvla_kit.eval.embed import _file_id
 
     h = hashlib.sha256(json.dumps({"weights": fingerprint, "options": options}, sort_keys=True).encode())
     for r in records:
-        h.update(json.dumps([r.study_id, [_file_id(p) for p in r.images.values()]], default=str).encode())
+        views = [_file_id(os.path.abspath(p) if p is not None else None) for p in r.images.values()]
+        h.update(json.dumps([r.study_id, views], default=str).encode())
     return h.hexdigest()[:20]
 
 

@@ -4,6 +4,7 @@ for a model that reads the lateral view."""
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
@@ -67,3 +68,61 @@ def test_background_start_reports_errors(tmp_path):
     assert app.ready.wait(120) and app.error is not None
     assert "demo-error" in app.status.value and "not a run directory" in app.status.value
     assert "demo-busy" in busy_html("x")
+
+
+def test_first_screen_comes_before_the_example_search(model, records, tmp_path):
+    """The controls are on screen (``demo-ready``) while the example query still runs: the first screen does not
+    wait for its heatmaps (one forward pass per hit)."""
+    app = make_app(model, records, tmp_path)
+    seen = {}
+    original = app.text_html
+
+    def spy():
+        seen["ready_class"] = "demo-ready" in app.widget._dom_classes
+        seen["busy"] = "demo-busy" in app.status.value
+        seen["controls_shown"] = len(app.body.children) > 0
+        return original()
+
+    app.text_html = spy
+    app.start(background=False)
+    assert seen == {"ready_class": True, "busy": True, "controls_shown": True}
+    assert app.timings["first_screen"] <= app.timings["first_screen"] + app.timings["first_search"]
+    assert app.controls["results"].value.count('class="demo-hit"') == 3 and app.status.value == ""
+
+
+def test_ticking_masks_redraws_the_last_search(model, records, tmp_path):
+    import numpy as np
+
+    from clinvla_kit.demo.masks import MaskIndex
+    from clinvla_kit.synth.rle import rle_encode
+
+    app = make_app(model, records, tmp_path, search_now=False)
+    app.start(background=False)
+    mask = np.zeros((32, 32), dtype=bool)
+    mask[8:20, 8:20] = True
+    app.masks = MaskIndex({Path(r.images["frontal"]).stem: [("Cardiomegaly", rle_encode(mask))] for r in records})
+    c = app.controls
+    c["query"].value = "cardiomegaly"
+    c["search"].click()
+    assert "mask:" not in c["results"].value
+    c["show_masks"].value = True  # no new click: the hits on screen are redrawn with their masks
+    assert c["results"].value.count("mask: Cardiomegaly") == 3 and app.status.value == ""
+    c["show_masks"].value = False
+    assert "mask:" not in c["results"].value
+
+
+def test_weights_fingerprint(tmp_path):
+    """A materialised shipped model is keyed by its marker (no hashing of the weights); a run by its weights' bytes."""
+    import hashlib
+    import json
+
+    from clinvla_kit.demo.app import weights_fingerprint
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model.safetensors").write_bytes(b"weights")
+    assert weights_fingerprint(run) == hashlib.sha256(b"weights").hexdigest()
+    (run / "shipped.json").write_text(json.dumps({"name": "m", "sha256": "abc"}))
+    assert weights_fingerprint(run) == "shipped:m:abc"
+    (run / "shipped.json").write_text("{broken")
+    assert weights_fingerprint(run) == hashlib.sha256(b"weights").hexdigest()

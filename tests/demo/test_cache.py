@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -67,3 +68,20 @@ def test_a_broken_cache_file_is_rebuilt(model, records, tmp_path):
     info["path"].write_bytes(b"broken")
     _, info2 = load_or_build_archive(model, records, "w1", tmp_path)
     assert not info2["hit"] and info2["path"].stat().st_size > 100
+
+
+def test_key_is_the_same_for_relative_and_absolute_paths(records, monkeypatch):
+    """``make demo`` precomputes from the repository root, the app runs in notebooks/: one file, one key."""
+    import dataclasses
+
+    opts = {"image_size": 32}
+    root = records[0].images["frontal"].parent
+    (root / "notebooks").mkdir(exist_ok=True)
+    monkeypatch.chdir(root / "notebooks")  # as the app's kernel: "../" + the archive's names
+    relative = [dataclasses.replace(r, images={s: (Path("..") / p.relative_to(root) if p is not None else None)
+                                               for s, p in r.images.items()}) for r in records]
+    assert not relative[0].images["frontal"].is_absolute()
+    assert archive_key("w1", relative, opts) == archive_key("w1", records, opts)
+    (root.parent / "elsewhere").mkdir(exist_ok=True)
+    monkeypatch.chdir(root.parent / "elsewhere")  # the same names now point at files that are not there
+    assert archive_key("w1", relative, opts) != archive_key("w1", records, opts)
