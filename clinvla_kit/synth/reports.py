@@ -8,6 +8,8 @@ report returns which absent findings it negates, so labels come from what the ge
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from clinvla_kit.synth.findings import PATHOLOGIES, Finding
@@ -37,7 +39,21 @@ _NEG = {
     "nodule": ["No suspicious pulmonary nodule."],
     "fracture": ["No acute rib fracture.", "No displaced fracture is seen."],
 }
-_HEDGE = ["may represent {}", "possible {}", "cannot exclude {}", "likely {}", "concerning for {}"]
+_HEDGE = ["may represent", "possible", "cannot exclude", "likely", "concerning for"]
+"""The hedge words SynthCXR uses (each one is in the cleaner's ``HEDGES`` and the labeler's uncertainty cues)."""
+_HEDGED = [
+    ("The appearance may represent {}.", "Findings may represent {}."),
+    ("There is possible {}.", "Findings show possible {}."),
+    ("Cannot exclude {}.", "{} cannot be excluded."),
+    ("There is likely {}.", "Findings are likely due to {}."),
+    ("Findings are concerning for {}.", "The appearance is concerning for {}."),
+]
+"""One hedged sentence per (hedge of ``_HEDGE``, frame): whole sentences rather than a frame around a hedge, because
+no frame fits every hedge ("There is may represent X" and "Findings possible X" are not English). Each stays
+grammatical after the cleaner removes or rewrites its hedge ("There is X.", "Findings represent X.", "X.",
+"Findings are due to X.", "The appearance is consistent with X.")."""
+_PLURAL_HEADS = frozenset({"opacities"})
+"""Head nouns of ``_NOUN`` that are plural: their sentences take "are"/"have" ("opacities ... are seen")."""
 _CHANGE = {
     "new": ["new {}", "newly appeared {}"],
     "worse": ["{} has worsened", "interval increase in {}", "{} is larger"],
@@ -56,6 +72,15 @@ _INDICATIONS = ["___-year-old {} with cough and fever, eval for pneumonia", "___
 
 def _pick(rng: np.random.Generator, xs: list[str]) -> str:
     return xs[int(rng.integers(len(xs)))]
+
+
+def _agree(template: str, phrase: str) -> str:
+    """``template`` with its verb made plural when ``phrase`` has a plural head ("There is {}" -> "There are {}",
+    "{} has worsened" -> "{} have worsened"); only the verb right after "There" or after the phrase changes."""
+    if not _PLURAL_HEADS & set(phrase.split()):
+        return template
+    return re.sub(r"(^There|\{\}) (is|has)\b", lambda m: f"{m.group(1)} {'are' if m.group(2) == 'is' else 'have'}",
+                  template)
 
 
 def _where(f: Finding, rng: np.random.Generator, abbr: bool) -> str:
@@ -94,12 +119,17 @@ def _sentence(f: Finding, rng: np.random.Generator, abbr: bool, has_prior: bool)
     if f.kind == "support_devices":
         return phrase[0].upper() + phrase[1:] + "."
     if f.hedged:
-        s = _pick(rng, ["There is {}.", "Findings {}."]).format(_pick(rng, _HEDGE).format(phrase))
+        # Two draws in this order (frame, then hedge), as in generator 1.1.0, so every later draw of the study's
+        # generator, and hence its images and labels, stays the same.
+        frame = int(rng.integers(2))
+        s = _agree(_HEDGED[int(rng.integers(len(_HEDGE)))][frame], phrase).format(phrase)
     elif has_prior and f.change:
-        s = _pick(rng, _CHANGE[f.change]).format(phrase if f.change != "resolved" else _pick(rng, _NOUN[f.kind]))
+        template = _pick(rng, _CHANGE[f.change])
+        noun = phrase if f.change != "resolved" else _pick(rng, _NOUN[f.kind])
+        s = _agree(template, noun).format(noun)
         s = ("Compared to the prior study, " if rng.random() < 0.5 else "") + s + "."
     else:
-        s = _pick(rng, ["There is {}.", "{} is seen.", "{}."]).format(phrase)
+        s = _agree(_pick(rng, ["There is {}.", "{} is seen.", "{}."]), phrase).format(phrase)
     return s[0].upper() + s[1:]
 
 
