@@ -47,14 +47,15 @@ $(VENV)/.installed-demo: $(VENV)/.installed pyproject.toml
 
 # The app alone (notebooks/demo_app.ipynb, its parameters name the shipped aligned model synthcxr-clinvla-tiny and
 # runs/data/synthcxr) on localhost only: the data are made when missing (as the tutorial makes them), the archive
-# embeddings are precomputed into the user cache, and a kernel is shut down a minute after its page closed (culling
-# spares kernels with a page connected).
+# embeddings are precomputed into the user cache. Closing the page shuts its kernel down (Voila's page asks on
+# unload); culling is the backstop for a vanished page, with a timeout long enough for a kernel that is still
+# starting on a loaded machine (jupyter_server culls a "starting" kernel with no page yet like an idle one).
 demo: $(VENV)/.installed-demo
 	test -f runs/data/synthcxr/mimic-cxr-2.0.0-metadata.csv || HF_HUB_OFFLINE=1 $(PY) -c "from clinvla_kit.nbrun \
 	import make_context, ensure_data; ensure_data(make_context('runs', 'tutorial'))"
 	HF_HUB_OFFLINE=1 $(PY) -m clinvla_kit.demo.app --precompute --run synthcxr-clinvla-tiny --data runs/data/synthcxr
 	HF_HUB_OFFLINE=1 $(VENV)/bin/voila notebooks/demo_app.ipynb --no-browser --port 8866 --Voila.ip=127.0.0.1 \
-	  --MappingKernelManager.cull_idle_timeout=60 --MappingKernelManager.cull_interval=30
+	  --MappingKernelManager.cull_idle_timeout=900 --MappingKernelManager.cull_interval=60
 
 # The app in Debian's chromium (tests/demo/test_browser.py): the shipped model on a small SynthCXR archive made in
 # the test's folder; it waits for what the page shows (budget CLINVLA_BROWSER_TIMEOUT s, default 600), prints Voila's
