@@ -30,6 +30,14 @@ def _check_matrix(x: Any, name: str = "x") -> np.ndarray:
     return a
 
 
+PALETTE: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+                            "#999999", "#882255", "#44AA99", "#DDCC77")
+"""Group colours: the eight Okabe-Ito colours (distinguishable with the common colour-vision deficiencies), then
+grey and three of Paul Tol's muted colours for the 9th-12th group (colours repeat beyond twelve groups)."""
+FONT_SIZE = 13
+"""Plotly font size in px for titles, legends and hover labels (about 10 pt: readable in the exported HTML)."""
+
+
 def umap_embedding(x: Any, seed: int | None = 0, n_neighbors: int = 15, min_dist: float = 0.1,
                    metric: str = "cosine", n_epochs: int | None = None) -> np.ndarray:
     """Embeddings [N, D] -> 2-D coordinates [N, 2] (float32) with umap-learn.
@@ -49,8 +57,9 @@ def umap_embedding(x: Any, seed: int | None = 0, n_neighbors: int = 15, min_dist
 
     k = max(2, min(int(n_neighbors), n - 1))
     init = "spectral" if n >= 5 else "random"
+    # A seed makes UMAP single-threaded anyway; saying so (n_jobs=1) spares the notebook its UserWarning about it.
     reducer = umap.UMAP(n_neighbors=k, min_dist=min_dist, metric=metric, random_state=seed, init=init,
-                        n_epochs=n_epochs, n_components=2)
+                        n_epochs=n_epochs, n_components=2, n_jobs=1 if seed is not None else -1)
     return np.asarray(reducer.fit_transform(a), dtype=np.float32)
 
 
@@ -140,8 +149,7 @@ def embedding_figure(coords: Any, meta_df: pd.DataFrame, color_by: str = "label"
     colour = meta[color_by]
     numeric = colour.dtype.kind in "fiu" and colour.nunique() > 12
     groups = [None] if numeric else list(dict.fromkeys(colour.astype(str)))
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-               "#bcbd22", "#17becf"]
+    palette = PALETTE
     for si, sym in enumerate(sym_groups):
         in_sym = np.ones(len(meta), bool) if sym is None else (meta[symbol_by].astype(str) == sym).to_numpy()
         for gi, grp in enumerate(groups):
@@ -163,6 +171,7 @@ def embedding_figure(coords: Any, meta_df: pd.DataFrame, color_by: str = "label"
                 legendgroup=str(grp)))
     fig.update_layout(title=title or f"UMAP of the joint space, coloured by {color_by}", template="plotly_white",
                       height=height, legend={"itemsizing": "constant"}, xaxis={"showticklabels": False},
+                      font={"size": FONT_SIZE}, hoverlabel={"font_size": FONT_SIZE},
                       yaxis={"showticklabels": False, "scaleanchor": "x"})
     return fig
 
@@ -206,7 +215,8 @@ def highlight_neighbours(fig, coords: Any, index: int, neighbour_rows: Sequence[
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line={"color": "black", "width": 1}, name="neighbours",
                              hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=[xy[index, 0]], y=[xy[index, 1]], mode="markers", name=label,
-                             marker={"symbol": "star", "size": 16, "color": "gold", "line": {"width": 1}}))
+                             marker={"symbol": "star", "size": 18, "color": "#D55E00",
+                                     "line": {"width": 1.5, "color": "black"}}))
     fig.add_trace(go.Scatter(x=xy[rows, 0], y=xy[rows, 1], mode="markers", name=f"{len(rows)} nearest",
                              marker={"symbol": "circle-open", "size": 14, "color": "black", "line": {"width": 2}},
                              hoverinfo="skip"))

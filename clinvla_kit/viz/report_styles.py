@@ -86,26 +86,33 @@ def similarity_figure(sims: Mapping[str, np.ndarray], n_styles: int, panel: floa
     return fig
 
 
+def _versus(lo: float, hi: float, chance: float) -> str:
+    """Where a 95 % interval [lo, hi] lies against a chance level (all fractions)."""
+    return "above chance" if lo > chance else ("below chance" if hi < chance else "includes chance")
+
+
 def text_benchmark_frame(results: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """{label: ``task_text`` result} -> one row per (label, benchmark, metric) with value, interval and chance (%)."""
+    """{label: ``task_text`` or ``task_style`` result} -> one row per (label, benchmark, metric) with value, interval,
+    chance (%) and ``vs chance`` ("above chance", "includes chance" or "below chance": where the interval lies)."""
     rows = []
     for label, res in results.items():
         for bench, r in res.items():
             if "skipped" in r:
                 rows.append({"encoder": label, "benchmark": bench, "metric": "-", "value %": np.nan,
-                             "ci95 %": r["skipped"], "chance %": np.nan})
+                             "ci95 %": r["skipped"], "chance %": np.nan, "vs chance": "-"})
                 continue
             metrics = ["acc"] if "acc" in r else [k for k in ("R@1", "R@5", "R@10") if k in r]
             for m in metrics:
                 chance = r["chance"] if m == "acc" else r["chance"][m]
                 lo, hi = r[f"{m}_ci95"]
                 rows.append({"encoder": label, "benchmark": bench, "metric": m, "value %": round(100 * r[m], 1),
-                             "ci95 %": f"[{100 * lo:.1f}, {100 * hi:.1f}]", "chance %": round(100 * chance, 1)})
+                             "ci95 %": f"[{100 * lo:.1f}, {100 * hi:.1f}]", "chance %": round(100 * chance, 1),
+                             "vs chance": _versus(lo, hi, chance)})
             for t, pt in r.get("per_type", {}).items():
                 lo, hi = pt["acc_ci95"]
                 rows.append({"encoder": label, "benchmark": f"{bench}: {t}", "metric": f"acc (n={pt['n']})",
                              "value %": round(100 * pt["acc"], 1), "ci95 %": f"[{100 * lo:.1f}, {100 * hi:.1f}]",
-                             "chance %": 25.0})
+                             "chance %": 25.0, "vs chance": _versus(lo, hi, 0.25)})
     return pd.DataFrame(rows)
 
 

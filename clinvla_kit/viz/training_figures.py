@@ -65,7 +65,7 @@ def reconstruction_figure(mae: Any, images: torch.Tensor, ratios: Sequence[float
             ax.imshow(arr, cmap="gray", vmin=0, vmax=1)
             ax.axis("off")
             if i == 0:
-                ax.set_title(title, fontsize=8)
+                ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
 

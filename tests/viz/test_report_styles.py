@@ -45,3 +45,14 @@ def test_benchmark_frame():
                  "summarisation_retrieval": {"skipped": "none"}}}
     f = text_benchmark_frame(res)
     assert f.loc[0, "value %"] == 50.0 and f.loc[0, "chance %"] == 10.0 and len(f) == 2
+
+
+def test_benchmark_frame_says_where_the_interval_lies_against_chance():
+    res = {"x": {"a": {"R@1": 0.5, "R@1_ci95": [0.4, 0.6], "chance": {"R@1": 0.1}},
+                 "b": {"acc": 0.3, "acc_ci95": [0.2, 0.4], "chance": 0.25},
+                 "c": {"acc": 0.1, "acc_ci95": [0.05, 0.2], "chance": 0.25,
+                       "per_type": {"wrong_location": {"acc": 0.6, "acc_ci95": [0.2, 0.9], "n": 5}}},
+                 "d": {"skipped": "none"}}}
+    f = text_benchmark_frame(res).set_index("benchmark")["vs chance"]
+    assert f["a"] == "above chance" and f["b"] == "includes chance" and f["c"] == "below chance"
+    assert f["c: wrong_location"] == "includes chance" and f["d"] == "-"
