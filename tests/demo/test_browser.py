@@ -166,7 +166,7 @@ def test_demo_app_in_chromium(tmp_path):
             assert page.locator('.demo-results .demo-zoom[title^="lateral heatmap"]').count() >= 1
             text = results.inner_text()
             assert "score" in hits.first.inner_text() and "chance" in text and "view share" in text
-            assert "FINDINGS" in text or "IMPRESSION" in text or len(page.locator(".demo-report").first.inner_text()) > 20
+            assert all(r.strip() for r in page.locator(".demo-results .demo-report").all_inner_texts())  # reports
             page.locator(".demo-results .demo-zoom").first.click()
             page.wait_for_function(
                 "() => document.querySelector('.demo-results .demo-zoom img').getBoundingClientRect().width > 300")
