@@ -64,6 +64,10 @@ class SlotImageTower(nn.Module):
             raise ValueError(f"SlotImageTower expects one view per study [B, C, H, W], got {tuple(x.shape)}")
         if not x.requires_grad:  # a frozen tower without adapters would otherwise give no gradient at all
             x = x.detach().requires_grad_(True)
+        # The hooked layer's forward hook reshapes its tokens *during* this pass, before ``keep`` of this pass is
+        # known: a value left from the previous pass (another batch size) would be used there. None means "every
+        # patch in order", which is what eval mode encodes, and the transform raises for anything else.
+        self.keep = None
         b = x.shape[0]
         images = x.new_zeros((b, len(SLOTS)) + tuple(x.shape[1:]))
         images = images.index_copy(1, torch.tensor([self.slot], device=x.device), x[:, None])
@@ -182,29 +186,51 @@ def gradcam_similarity(
         eigen_smooth: pytorch-grad-cam's first-principal-component smoothing (less noisy, sign-agnostic).
     Warns when the map is all zero: every patch pushes the similarity down (Grad-CAM keeps positive evidence only).
     """
-    from pytorch_grad_cam import GradCAM
-
     s = slot_index(slot)
     text = _as_text_embedding(model, text_embedding)
     x = _slot_images(batch_or_images, present, index, s)
+    out = gradcam_batch(model, x, text[None], slot=s, eigen_smooth=eigen_smooth)[0]
+    if not out.any():
+        warnings.warn(f"Grad-CAM map of slot {SLOTS[s]!r} is all zero: no patch raises the similarity to this text "
+                      "(try another text, eigen_smooth=True, or a trained run)", stacklevel=2)
+    return out
+
+
+def gradcam_batch(model: nn.Module, images: torch.Tensor, text_embeddings: torch.Tensor, slot: str | int = "frontal",
+                  eigen_smooth: bool = False, chunk: int = 32) -> np.ndarray:
+    """Grad-CAM of N images of one slot, each against its own text: images [N, C, H, W] (model-normalised),
+    text_embeddings [N, D] -> heatmaps [N, H, W] in [0, 1] (each scaled by its own maximum).
+
+    One forward and backward pass per ``chunk`` images instead of one per image (the per-call cost of hooks and a
+    batch of one dominates on a CPU). The maps equal ``gradcam_similarity``'s one by one: each sample's target
+    depends on its own output only, the Grad-CAM weights are averaged per sample, and the heads' batch norm uses
+    its running statistics in eval mode, so samples of a chunk do not interact.
+    """
+    from pytorch_grad_cam import GradCAM
+
+    s = slot_index(slot)
+    if images.dim() != 4 or text_embeddings.dim() != 2 or images.shape[0] != text_embeddings.shape[0]:
+        raise ValueError(f"gradcam_batch needs images [N, C, H, W] and text_embeddings [N, D] of the same N, got "
+                         f"{tuple(images.shape)} and {tuple(text_embeddings.shape)}")
     device = next(model.parameters()).device
     model.eval()
     wrapper = SlotImageTower(model, s)
     vit = model.vision.vit
     cam = GradCAM(model=wrapper, target_layers=[vit.blocks[-1].norm1],
                   reshape_transform=vit_reshape_transform(vit, lambda: wrapper.keep))
+    outs = []
     try:
-        with torch.enable_grad():
-            heat = cam(input_tensor=x.to(device), targets=[SimilarityTarget(text.to(device))],
-                       eigen_smooth=eigen_smooth)
+        for start in range(0, images.shape[0], chunk):
+            x = images[start:start + chunk].float().to(device)
+            targets = [SimilarityTarget(t.to(device)) for t in text_embeddings[start:start + chunk]]
+            with torch.enable_grad():
+                outs.append(np.asarray(cam(input_tensor=x, targets=targets, eigen_smooth=eigen_smooth),
+                                       dtype=np.float32))
     finally:
         cam.activations_and_grads.release()
-    out = np.asarray(heat[0], dtype=np.float32)
+    out = np.concatenate(outs) if outs else np.zeros((0,) + tuple(images.shape[-2:]), np.float32)
     if not np.isfinite(out).all():
         raise FloatingPointError("Grad-CAM produced non-finite values (non-finite weights or inputs?)")
-    if not out.any():
-        warnings.warn(f"Grad-CAM map of slot {SLOTS[s]!r} is all zero: no patch raises the similarity to this text "
-                      "(try another text, eigen_smooth=True, or a trained run)", stacklevel=2)
     return out
 
 

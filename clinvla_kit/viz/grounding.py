@@ -6,7 +6,8 @@ upsampled (bilinearly) to that size before scoring, which assumes the model's pr
 (``data.resize="bilinear"``, the default); with ``resize_crop`` the map and the mask would be misaligned.
 
 - pointing game: is the heatmap's maximum inside the mask? Threshold-free, so it compares maps with different
-  value ranges (Grad-CAM, attention probabilities) fairly;
+  value ranges (Grad-CAM, attention probabilities) fairly. The maximum is found on the map's own grid and placed
+  at its cell's centre (``peak_cells`` says why: the upsampled maximum of a noise map sits on the border);
 - IoU: the map is scaled to [0, 1] by its own min and max and thresholded (``threshold``) into a region, which is
   compared with the mask. Depends on the threshold; report it with the score.
 """
@@ -24,8 +25,9 @@ FRONTAL_POSITIONS = frozenset({"PA", "AP", "AP AXIAL", "PA LLD", "AP LLD", "AP R
 """ViewPosition values of a frontal image (MIMIC's names); any other position counts as lateral."""
 
 
-def _check_pair(heatmap: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(heatmap upsampled to the mask's shape, boolean mask); clear errors for empty/invalid inputs."""
+def _check_pair(heatmap: np.ndarray, mask: np.ndarray, resize: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(heatmap upsampled to the mask's shape, or as it is with ``resize=False``; boolean mask); clear errors for
+    empty/invalid inputs."""
     from clinvla_kit.viz.figures import _resize
 
     heat = np.asarray(heatmap, dtype=np.float32)
@@ -36,18 +38,45 @@ def _check_pair(heatmap: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.n
         raise ValueError("heatmap has non-finite values")
     if not m.any():
         raise ValueError("mask is empty: nothing to point at")
-    return _resize(heat, m.shape), m
+    return (_resize(heat, m.shape) if resize else heat), m
+
+
+def peak_cells(heatmap: np.ndarray, mask_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Where a heatmap [h, w] peaks, in the pixel coordinates of a mask of ``mask_shape`` (H, W).
+
+    The maximum is taken on the map's *own* grid (every cell tied with the maximum, within a relative 1e-7), and each
+    peak cell is placed at its centre in the mask: row ``floor((i + 0.5) * H / h)``, column likewise.
+
+    Why not the maximum of the map upsampled to the mask: bilinear upsampling with border replication averages
+    interior pixels over up to four cells but leaves border pixels (and corners, one cell) unaveraged, so the
+    upsampled maximum of a map with independent cell values lands on the image border far more often than its
+    share of the image (71% of the time for a 64x64 noise map upsampled to 128x128, where the border holds 3% of
+    the pixels). The random-map baseline then under-counts central findings (the heart: 0.02 instead of its area,
+    0.07). On its own grid the peak of a noise map is a uniformly drawn cell, so its hit rate is the share of cells
+    whose centre lies in the mask: the chance of a random point, whatever the map's resolution.
+    Returns:
+        (rows, cols) int arrays of the peak cells' centres in mask pixels.
+    """
+    heat = np.asarray(heatmap, dtype=np.float64)
+    h, w = heat.shape
+    H, W = int(mask_shape[0]), int(mask_shape[1])
+    top = np.argwhere(heat >= heat.max() - 1e-7 * max(1.0, abs(float(heat.max()))))
+    rows = np.minimum(((top[:, 0] + 0.5) * H / h).astype(np.int64), H - 1)
+    cols = np.minimum(((top[:, 1] + 0.5) * W / w).astype(np.int64), W - 1)
+    return rows, cols
 
 
 def pointing_game(heatmap: np.ndarray, mask: np.ndarray) -> bool:
-    """True when the heatmap's maximum (upsampled to the mask's shape) lies inside the mask.
+    """True when the heatmap's maximum lies inside the mask (``peak_cells``: the peak on the map's own grid, placed
+    at its cell's centre in the mask, which is the native resolution of a patch map; see there why not the
+    maximum of the upsampled map).
 
-    Ties (a flat map, or a plateau after upsampling) count as a hit only when *every* tied maximum is inside the
-    mask, so a constant map never scores by luck.
+    Ties (a flat map, a plateau) count as a hit only when *every* tied maximum is inside the mask, so a constant
+    map never scores by luck.
     """
-    heat, m = _check_pair(heatmap, mask)
-    top = heat >= heat.max() - 1e-7 * max(1.0, abs(float(heat.max())))
-    return bool(m[top].all())
+    heat, m = _check_pair(heatmap, mask, resize=False)
+    rows, cols = peak_cells(heat, m.shape)
+    return bool(m[rows, cols].all())
 
 
 def heatmap_iou(heatmap: np.ndarray, mask: np.ndarray, threshold: float = 0.5) -> float:
@@ -205,6 +234,81 @@ def study_maps(model: Any, batch: Any, records: Sequence[Any], method: str = "gr
                 warnings.simplefilter("ignore")  # an all-zero map is scored as it is (a miss)
                 maps[rec.dicom_ids[s]] = gradcam_similarity(model, batch, None, batch.texts[i], slot=s, index=i)
     return maps
+
+
+def finding_maps(model: Any, batch: Any, records: Sequence[Any],
+                 annotations: Iterable[dict[str, Any]] | str | Path, method: str = "gradcam",
+                 slots: Sequence[str] = ("frontal", "lateral"), visible_only: bool = True,
+                 ) -> tuple[dict[str, dict[str, np.ndarray]], pd.DataFrame]:  # noqa: F821
+    """One map per (image, finding), asked about that finding (``viz.finding_queries`` says why per method).
+
+    - "gradcam": Grad-CAM of the view against the finding's prompt (``finding_prompt``: "left pleural effusion"),
+      every (image, prompt) pair of a slot in batched passes (``gradcam_batch``);
+    - "word_patch": the local loss's attention of the report with its own study, averaged over the content words
+      of the report's positive sentence(s) about the finding (``finding_word_rows``); a finding the report does
+      not name positively gets no map (counted in ``queries`` with an empty query).
+    Args:
+        batch: built from ``records`` (same order), e.g. ``collate`` of a ``StudyDataset`` of them.
+        annotations: rows of ``load_annotations`` (or its path); only rows with a mask on an image of ``records``
+            in ``slots`` are used, and only visible ones with ``visible_only`` (nothing to point at otherwise).
+    Returns:
+        (maps: ``dicom_id -> {finding: heatmap}`` as ``score_grounding`` takes it (Grad-CAM [H, W] at the image
+        size, word maps [rows, cols] on the patch grid), queries: DataFrame dicom_id, study_id, view_kind,
+        finding, query: the text each map answers).
+    """
+    import pandas as pd
+    import torch
+
+    from clinvla_kit.config import SLOTS
+    from clinvla_kit.viz.attention import encode_prompt, gradcam_batch
+    from clinvla_kit.viz.finding_queries import finding_prompt, finding_word_rows
+    from clinvla_kit.viz.word_patch import word_patch_attention
+
+    if method not in MAP_METHODS:
+        raise ValueError(f"unknown map method {method!r}; choose one of {MAP_METHODS}")
+    if len(records) != len(batch):
+        raise ValueError(f"{len(records)} records for a batch of {len(batch)} studies")
+    rows_in = load_annotations(annotations) if isinstance(annotations, (str, Path)) else list(annotations)
+    by_image: dict[str, list[dict[str, Any]]] = {}
+    for ann in rows_in:
+        if ann.get("mask") is not None and (ann.get("visible", True) or not visible_only):
+            by_image.setdefault(str(ann["dicom_id"]), []).append(ann)
+    prompts: dict[str, Any] = {}
+    maps: dict[str, dict[str, np.ndarray]] = {}
+    queries = []
+    cam_jobs: dict[str, list[tuple[int, str, str, str]]] = {s: [] for s in slots}  # slot -> (study, dicom, finding, prompt)
+    for i, rec in enumerate(records):
+        if batch.study_ids and str(batch.study_ids[i]) != str(rec.study_id):
+            raise ValueError(f"batch row {i} is study {batch.study_ids[i]}, record says {rec.study_id}")
+        wanted = [s for s in slots if bool(batch.present[i, SLOTS.index(s)]) and rec.dicom_ids.get(s)
+                  and str(rec.dicom_ids[s]) in by_image]
+        if not wanted:
+            continue
+        words = word_patch_attention(model, batch, index=i) if method == "word_patch" else None
+        for s in wanted:
+            dicom = str(rec.dicom_ids[s])
+            for ann in by_image[dicom]:
+                finding = str(ann["finding"])
+                if method == "gradcam":
+                    query = finding_prompt(ann)
+                    if query not in prompts:
+                        prompts[query] = encode_prompt(model, query)
+                    cam_jobs[s].append((i, dicom, finding, query))
+                else:
+                    sel = finding_word_rows(words["words"], finding) if s in words["maps"] else []
+                    query = " ".join(words["words"][j] for j in sel)
+                    if sel:
+                        maps.setdefault(dicom, {})[finding] = words["maps"][s][sel].mean(axis=0)
+                queries.append({"dicom_id": dicom, "study_id": str(rec.study_id),
+                                "view_kind": view_kind(ann.get("view")), "finding": finding, "query": query})
+    for s, jobs in cam_jobs.items():  # all (image, prompt) pairs of a slot in batched Grad-CAM passes
+        if not jobs:
+            continue
+        images = batch.images[[j[0] for j in jobs], SLOTS.index(s)]
+        texts = torch.stack([prompts[j[3]] for j in jobs])
+        for (_, dicom, finding, _), heat in zip(jobs, gradcam_batch(model, images, texts, slot=s)):
+            maps.setdefault(dicom, {})[finding] = heat
+    return maps, pd.DataFrame(queries, columns=["dicom_id", "study_id", "view_kind", "finding", "query"])
 
 
 def collect_run_dirs(spec: Any) -> dict[str, Path]:

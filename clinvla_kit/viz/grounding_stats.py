@@ -7,7 +7,8 @@ a map that knows nothing scores on the *same* images and masks, so here:
   finding has enough images for an interval (a single "first n studies" would leave rare findings with two);
 - ``random_map_scores`` scores, for every (image, finding) row, ``draws`` maps of uniform noise drawn on the real
   map's own grid (so the upsampling, hence the blob size, is the same) with the same pointing game and IoU: the
-  random-map baseline. Its pointing rate is close to the mask's area, the analytic chance of a random point;
+  random-map baseline. Its pointing rate is close to the mask's area, the analytic chance of a random point
+  (``viz.grounding.peak_cells``: the peak is found on the map's own grid, where a noise map's peak is uniform);
 - ``grounding_report`` aggregates per (method, finding, view kind): n images and studies, the mean pointing rate and
   IoU with percentile bootstrap intervals over images (real and random resampled together, paired), the random
   baseline with its interval, their ratio and ``verdict``: "yes" only when the map points at least ``factor`` times as
@@ -117,6 +118,42 @@ def grounding_verdict(pointing: float, lo: float, hi: float, random: float, fact
             f"[{lo:.2f}, {hi:.2f}] {where})")
 
 
+def chance_position(lo: float, hi: float, chance: float) -> str:
+    """Where a chance level lies against a metric's interval [lo, hi]: "above chance (interval excludes it)",
+    "below chance (interval excludes it)" or "at chance (interval includes it)"."""
+    if lo > chance:
+        return "above chance (interval excludes it)"
+    if hi < chance:
+        return "below chance (interval excludes it)"
+    return "at chance (interval includes it)"
+
+
+def grounding_table(report: Any) -> Any:
+    """``grounding_report`` as the short table a reader scans: one row per (method, finding, view), each metric
+    as "value [lo, hi]" beside its chance level (the random map's), where that chance level lies against the
+    interval ("above chance" / "at chance": the interval includes it / "below chance"), and the pointing verdict
+    ("yes" needs ``factor`` x random and an interval above it; "n/a" when the random maps never hit). Strings, two
+    decimals."""
+    import pandas as pd
+
+    def ci(v, lo, hi):
+        return f"{v:.2f} [{lo:.2f}, {hi:.2f}]"
+
+    out = pd.DataFrame({
+        "method": report["method"], "finding": report["finding"].str.replace("_", " "),
+        "view": report["view_kind"], "images": report["n"],
+        "pointing [95% CI]": [ci(*r) for r in report[["pointing", "pointing_lo", "pointing_hi"]].to_numpy()],
+        "random map": [f"{v:.2f}" for v in report["random_pointing"]],
+        "pointing vs random": [chance_position(*r).split(" (")[0] for r in
+                               report[["pointing_lo", "pointing_hi", "random_pointing"]].to_numpy()],
+        "verdict": [v.split(":")[0] for v in report["verdict"]],
+        "IoU [95% CI]": [ci(*r) for r in report[["iou", "iou_lo", "iou_hi"]].to_numpy()],
+        "random IoU": [f"{v:.2f}" for v in report["random_iou"]],
+        "IoU vs random": [v.split(" (")[0] for v in report["iou_verdict"]],
+    })
+    return out.reset_index(drop=True)
+
+
 def grounding_report(scores: Any, random_scores: Any, by: Sequence[str] = ("method", "finding", "view_kind"),
                      n_boot: int = 1000, seed: int = 0, factor: float = 2.0, visible_only: bool = True,
                      match_method: bool = True) -> Any:
@@ -133,7 +170,8 @@ def grounding_report(scores: Any, random_scores: Any, by: Sequence[str] = ("meth
             grid, e.g. the word maps of several ablation runs) with every method of ``scores``.
     Returns:
         DataFrame: the ``by`` columns, n (images), n_studies, pointing, pointing_lo, pointing_hi, random_pointing,
-        random_lo, random_hi, iou, iou_lo, iou_hi, random_iou, ratio (pointing / random), verdict.
+        random_lo, random_hi, iou, iou_lo, iou_hi, random_iou, ratio (pointing / random), verdict, iou_verdict
+        (``chance_position`` of the random maps' IoU against the IoU interval).
     """
     import pandas as pd
 
@@ -143,7 +181,7 @@ def grounding_report(scores: Any, random_scores: Any, by: Sequence[str] = ("meth
     if visible_only:
         df = df[df["visible"]]
     cols = list(by) + ["n", "n_studies", "pointing", "pointing_lo", "pointing_hi", "random_pointing", "random_lo",
-                       "random_hi", "iou", "iou_lo", "iou_hi", "random_iou", "ratio", "verdict"]
+                       "random_hi", "iou", "iou_lo", "iou_hi", "random_iou", "ratio", "verdict", "iou_verdict"]
     rows = []
     for key, g in df.groupby(list(by), dropna=False, sort=True):
         key = key if isinstance(key, tuple) else (key,)
@@ -153,12 +191,13 @@ def grounding_report(scores: Any, random_scores: Any, by: Sequence[str] = ("meth
         p_lo, p_hi = bootstrap_ci(lambda idx, p=p: float(p[idx].mean()), len(p), n_boot, seed)
         r_lo, r_hi = bootstrap_ci(lambda idx, rp=rp: float(rp[idx].mean()), len(p), n_boot, seed)
         i_lo, i_hi = bootstrap_ci(lambda idx, iou=iou: float(iou[idx].mean()), len(p), n_boot, seed)
-        pm, rm = float(p.mean()), float(rp.mean())
+        pm, rm, ri = float(p.mean()), float(rp.mean()), float(g["random_iou"].mean())
         rows.append(dict(zip(by, key), n=len(g), n_studies=int(g["study_id"].nunique()), pointing=pm,
                          pointing_lo=p_lo, pointing_hi=p_hi, random_pointing=rm, random_lo=r_lo, random_hi=r_hi,
-                         iou=float(iou.mean()), iou_lo=i_lo, iou_hi=i_hi, random_iou=float(g["random_iou"].mean()),
+                         iou=float(iou.mean()), iou_lo=i_lo, iou_hi=i_hi, random_iou=ri,
                          ratio=pm / rm if rm > 0 else float("nan"),
-                         verdict=grounding_verdict(pm, p_lo, p_hi, rm, factor)))
+                         verdict=grounding_verdict(pm, p_lo, p_hi, rm, factor),
+                         iou_verdict=chance_position(i_lo, i_hi, ri)))
     return pd.DataFrame(rows, columns=cols)
 
 

@@ -111,7 +111,8 @@ def plot_word_patch(result: dict[str, Any], images: torch.Tensor | np.ndarray, w
         result: ``word_patch_attention``'s output.
         images: the study's images [4, C, H, W] (model-normalised tensor, undone with ``normalization``) or
             [4, H, W] display images in [0, 1].
-    Colour scale is shared across a word's views, so a view the word ignores looks empty (that is the point).
+    Colour scale (viridis, colour-blind safe) is shared across a word's views, so a view the word ignores looks
+    empty (that is the point).
     """
     import matplotlib.pyplot as plt
 
@@ -128,14 +129,14 @@ def plot_word_patch(result: dict[str, Any], images: torch.Tensor | np.ndarray, w
         vmax = max(float(result["maps"][s][w].max()) for s in slots) or 1.0
         for c, s in enumerate(slots):
             ax = axes[r, c]
-            ax.imshow(overlay(disp[SLOTS.index(s)], result["maps"][s][w], alpha=alpha, vmax=vmax))
+            ax.imshow(overlay(disp[SLOTS.index(s)], result["maps"][s][w], alpha=alpha, vmax=vmax, cmap="viridis"))
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
                 ax.set_title(s.replace("_", " "), fontsize=9)
             if c == 0:
                 ax.set_ylabel(result["words"][w], fontsize=9)
-            ax.text(0.02, 0.02, f"{result['view_share'][s][w]:.0%}", color="white", fontsize=7,
+            ax.text(0.02, 0.02, f"{result['view_share'][s][w]:.0%}", color="white", fontsize=9,
                     transform=ax.transAxes)
     fig.suptitle(f"study {result['study_id']}: word-to-patch attention (share of the word's attention per view)",
                  fontsize=9)

@@ -79,3 +79,23 @@ def test_wrapper_matches_encode_image(tiny_model, tiny_batch):
     with torch.no_grad():
         ref = tiny_model.encode_image(images, present)
     torch.testing.assert_close(z.detach(), ref)
+
+
+def test_gradcam_batch_equals_one_image_at_a_time(tiny_model, tiny_batch):
+    """A chunk of (image, text) pairs gives each pair the map it gets alone: samples do not interact."""
+    import warnings
+
+    from clinvla_kit.viz.attention import encode_prompt, gradcam_batch
+
+    texts = ["large left pleural effusion", "mild cardiomegaly", "no acute process"]
+    emb = torch.stack([encode_prompt(tiny_model, t) for t in texts])
+    images = tiny_batch.images[[0, 1, 2], 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        together = gradcam_batch(tiny_model, images, emb, slot="frontal", chunk=2)  # two chunks: 2 + 1
+        alone = [gradcam_batch(tiny_model, images[i:i + 1], emb[i:i + 1], slot="frontal")[0] for i in range(3)]
+    assert together.shape == (3, 32, 32)
+    for i in range(3):
+        np.testing.assert_allclose(together[i], alone[i], atol=1e-5)
+    with pytest.raises(ValueError, match="same N"):
+        gradcam_batch(tiny_model, images, emb[:2])

@@ -134,3 +134,81 @@ def test_study_maps_and_runs_on_tiny_model(tiny_model, tiny_batch, tmp_path):
     for f in ("config.json", "model.safetensors"):
         (tmp_path / "abl" / "full" / "seed0" / f).write_text("{}")
     assert list(collect_run_dirs(tmp_path / "abl")) == ["full/seed0"]
+
+
+def _disk(shape, cy, cx, r):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    return (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+
+
+def test_peak_cells_against_a_plain_loop():
+    from clinvla_kit.viz.grounding import peak_cells
+
+    rng = np.random.default_rng(3)
+    for h, w, H, W in ((8, 8, 128, 128), (64, 64, 128, 128), (4, 6, 30, 45)):
+        heat = rng.random((h, w))
+        heat[rng.integers(h), rng.integers(w)] = 2.0  # one clear maximum
+        rows, cols = peak_cells(heat, (H, W))
+        i, j = max(((a, b) for a in range(h) for b in range(w)), key=lambda ab: heat[ab])
+        assert list(rows) == [int((i + 0.5) * H / h)] and list(cols) == [int((j + 0.5) * W / w)]
+    rows, cols = peak_cells(np.ones((2, 2)), (4, 4))  # every cell tied
+    assert sorted(zip(rows.tolist(), cols.tolist())) == [(1, 1), (1, 3), (3, 1), (3, 3)]
+
+
+def test_a_noise_map_points_at_a_central_mask_as_often_as_its_area():
+    """The chance of the pointing game is the mask's share of the image, also for a central mask.
+
+    The maximum of a noise map *upsampled* to the mask lands on the image border ~70% of the time (border pixels are
+    averaged over fewer cells), which made a random map hit a central heart-sized disk 2-3x less often than its
+    area; this test fails on that implementation."""
+    mask = _disk((128, 128), 70, 64, 22)  # ~9% of the image, away from the border
+    rng = np.random.default_rng(0)
+    for shape in ((64, 64), (8, 8)):
+        hits = np.mean([pointing_game(rng.random(shape), mask) for _ in range(1500)])
+        # plain reference: the share of the map's cells whose centre lies in the mask (a uniformly drawn peak)
+        centres = [mask[int((i + 0.5) * 128 / shape[0]), int((j + 0.5) * 128 / shape[1])]
+                   for i in range(shape[0]) for j in range(shape[1])]
+        assert hits == pytest.approx(np.mean(centres), abs=0.025)
+        assert hits == pytest.approx(mask.mean(), abs=0.03)
+
+
+def test_finding_maps_ask_each_finding(tiny_model, tiny_batch):
+    import warnings
+    from types import SimpleNamespace
+
+    from clinvla_kit.viz.attention import gradcam_similarity
+    from clinvla_kit.viz.finding_queries import finding_word_rows
+    from clinvla_kit.viz.grounding import finding_maps
+    from clinvla_kit.viz.word_patch import word_patch_attention
+
+    recs = [SimpleNamespace(study_id=sid, dicom_ids={"frontal": f"{sid}f", "lateral": f"{sid}l"})
+            for sid in tiny_batch.study_ids]
+    m = np.zeros((32, 32), bool)
+    m[8:20, 4:14] = True
+    ann = [{"dicom_id": "s1f", "study_id": "s1", "view": "PA", "finding": "pleural_effusion", "side": "left",
+            "visible": True, "mask": rle_encode(m)},
+           {"dicom_id": "s1l", "study_id": "s1", "view": "LATERAL", "finding": "pleural_effusion", "side": "left",
+            "visible": True, "mask": rle_encode(m)},
+           {"dicom_id": "s1f", "study_id": "s1", "view": "PA", "finding": "cardiomegaly", "visible": True,
+            "mask": rle_encode(m)},  # the report of s1 does not name it: no word map
+           {"dicom_id": "s2f", "study_id": "s2", "view": "PA", "finding": "cardiomegaly", "visible": True,
+            "mask": rle_encode(m)},
+           {"dicom_id": "s3f", "study_id": "s3", "view": "PA", "finding": "cardiomegaly", "visible": False,
+            "mask": rle_encode(m)}]  # hidden: skipped
+    wp, q = finding_maps(tiny_model, tiny_batch, recs, ann, method="word_patch")
+    assert sorted((d, f) for d in wp for f in wp[d]) == [("s1f", "pleural_effusion"), ("s1l", "pleural_effusion"),
+                                                          ("s2f", "cardiomegaly")]
+    ref = word_patch_attention(tiny_model, tiny_batch, index=1)
+    rows = finding_word_rows(ref["words"], "cardiomegaly")
+    assert [ref["words"][i] for i in rows] == ["mild", "cardiomegaly", "stable", "opacity"]
+    np.testing.assert_allclose(wp["s2f"]["cardiomegaly"], ref["maps"]["frontal"][rows].mean(axis=0), rtol=1e-6)
+    assert q.set_index(["dicom_id", "finding"]).loc[("s1f", "cardiomegaly"), "query"] == ""
+    gc, qg = finding_maps(tiny_model, tiny_batch, recs, ann, method="gradcam", slots=("frontal",))
+    assert sorted(gc) == ["s1f", "s2f"] and sorted(gc["s1f"]) == ["cardiomegaly", "pleural_effusion"]
+    assert qg.set_index(["dicom_id", "finding"]).loc[("s1f", "pleural_effusion"), "query"] == "left pleural effusion"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an all-zero map of the random tiny model warns
+        direct = gradcam_similarity(tiny_model, tiny_batch, None, "left pleural effusion", slot="frontal", index=0)
+    np.testing.assert_allclose(gc["s1f"]["pleural_effusion"], direct, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown map method"):
+        finding_maps(tiny_model, tiny_batch, recs, ann, method="saliency")

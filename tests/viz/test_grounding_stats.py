@@ -103,3 +103,51 @@ def test_shared_baseline_and_figure():
     assert list(rep["method"]) == ["run_a", "run_b"] and (rep["random_pointing"] == rnd["random_pointing"].mean()).all()
     fig = grounding_figure(rep)
     assert len(fig.axes[0].patches) == 3  # two methods and the random map, one finding
+
+
+def test_grounding_table_states_chance_for_every_metric(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from clinvla_kit.viz.grounding_stats import chance_position, grounding_table
+
+    assert chance_position(0.3, 0.5, 0.1).startswith("above chance")
+    assert chance_position(0.0, 0.0, 0.1).startswith("below chance")
+    assert chance_position(0.0, 0.2, 0.1) == "at chance (interval includes it)"
+    mask = np.zeros((16, 16), bool)
+    mask[:8, :8] = True
+    ann = [_ann(f"d{i}", f"s{i}", "pleural_effusion", mask) for i in range(6)]
+    good = np.zeros((4, 4))
+    good[0, 0] = 1.0
+    maps = {f"d{i}": good for i in range(6)}
+    rep = grounding_report(score_grounding(maps, ann, method="m"), random_map_scores(maps, ann, draws=20, method="m"),
+                           n_boot=50)
+    row = rep.iloc[0]
+    assert row["iou_verdict"] == chance_position(row["iou_lo"], row["iou_hi"], row["random_iou"])
+    tab = grounding_table(rep)
+    assert list(tab.columns) == ["method", "finding", "view", "images", "pointing [95% CI]", "random map",
+                                 "pointing vs random", "verdict", "IoU [95% CI]", "random IoU", "IoU vs random"]
+    first = tab.iloc[0]
+    assert first["finding"] == "pleural effusion" and first["pointing [95% CI]"] == "1.00 [1.00, 1.00]"
+    assert first["verdict"] == "yes" and first["pointing vs random"] == "above chance"
+
+
+def test_map_mask_figure_draws_one_row_per_view_and_finding():
+    import matplotlib
+    import torch
+
+    matplotlib.use("Agg")
+    from clinvla_kit.viz.map_mask import map_mask_figure
+
+    mask = np.zeros((16, 16), bool)
+    mask[:8, :8] = True
+    ann = [_ann("f1", "s1", "pleural_effusion", mask), _ann("l1", "s1", "pleural_effusion", mask, view="LATERAL"),
+           _ann("f1", "s1", "cardiomegaly", mask)]
+    rec = SimpleNamespace(study_id="s1", dicom_ids={"frontal": "f1", "lateral": "l1"})
+    maps = {"gradcam": {"f1": {"pleural_effusion": np.eye(8), "cardiomegaly": np.eye(8)}},
+            "word_patch": {"l1": {"pleural_effusion": np.eye(4)}}}
+    fig = map_mask_figure(rec, torch.zeros(4, 3, 16, 16), maps, ann)
+    assert len(fig.axes) == 3 * 2  # (frontal: cardiomegaly, effusion; lateral: effusion) x two methods
+    with pytest.raises(ValueError, match="no map"):
+        map_mask_figure(SimpleNamespace(study_id="s9", dicom_ids={"frontal": "x"}), torch.zeros(4, 3, 16, 16), maps,
+                        ann)

@@ -1,0 +1,99 @@
+"""The query a finding's map is judged on: a prompt for Grad-CAM, the report's own sentence for word-to-patch maps.
+
+A report-level map (the report's similarity, or its words' attention averaged) is one map per image, scored against
+every finding of that image: in a study with an effusion and an enlarged heart it cannot point at both. A map
+judged on a finding must be asked about that finding:
+
+- Grad-CAM: the target is the cosine similarity to the finding's *prompt* ("left pleural effusion",
+  "cardiomegaly"), a text the model embeds like any report (``finding_prompt``);
+- word-to-patch attention: a prompt alone does not work. The local loss first normalises each patch's scores over
+  the report's words (softmax over words, then over patches; ``losses._chunk_scores``), so a one-word query gives
+  every patch weight 1 and a flat map, and a short prompt only shares the patches among its own few words. The
+  attention that training optimised is that of a word *among the report's words*, so the finding's map is the
+  mean attention of the content words of the report's positive sentence(s) about it (``finding_word_rows``).
+
+The keyword table follows SynthCXR's report vocabulary (``clinvla_kit.synth.reports``): every positive sentence of
+a finding names it with one of these words; a negated sentence ("No pleural effusion.") is never chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+FINDING_NOUNS: dict[str, str] = {
+    "atelectasis": "atelectasis", "cardiomegaly": "cardiomegaly", "consolidation": "consolidation",
+    "edema": "pulmonary edema", "fracture": "rib fracture", "nodule": "pulmonary nodule",
+    "pleural_effusion": "pleural effusion", "pneumonia": "pneumonia", "pneumothorax": "pneumothorax",
+    "support_devices": "support devices",
+}
+"""Annotation finding name -> the noun of its prompt."""
+
+FINDING_KEYWORDS: dict[str, frozenset[str]] = {
+    "atelectasis": frozenset({"atelectasis", "volume"}),
+    "cardiomegaly": frozenset({"cardiomegaly", "cardiac", "heart", "cardiothoracic"}),
+    "consolidation": frozenset({"consolidation", "opacity"}),
+    "edema": frozenset({"edema", "congestion", "chf"}),
+    "fracture": frozenset({"fracture"}),
+    "nodule": frozenset({"nodule", "nodular", "mass"}),
+    "pleural_effusion": frozenset({"effusion", "effusions", "fluid"}),
+    "pneumonia": frozenset({"pneumonia", "infection", "opacities"}),
+    "pneumothorax": frozenset({"pneumothorax", "ptx"}),
+    "support_devices": frozenset({"tube", "catheter", "line", "pacemaker", "wires", "clips", "device", "picc",
+                                  "tip", "leads"}),
+}
+"""Words (lower case, whole words after WordPiece merging) that name a finding in a SynthCXR sentence."""
+
+NEGATIONS = frozenset({"no", "not", "normal", "without", "clear", "resolved", "negative"})
+"""A sentence with one of these is not a positive mention (SynthCXR's negations: "No ...", "... is not enlarged",
+"Heart size is normal", "Lungs are clear")."""
+
+FILLER = frozenset({".", ",", ";", ":", "the", "a", "an", "of", "is", "are", "there", "seen", "in", "on", "and",
+                    "with", "to", "be", "has", "have", "findings", "appearance"})
+"""Words left out of a sentence's mean map: punctuation and function words carry no location."""
+
+
+def finding_prompt(annotation: Mapping[str, Any]) -> str:
+    """The prompt of one annotation row: its noun, with its side for a one-sided finding ("left pleural effusion").
+
+    The side is part of the question (the mask is on one side); cardiomegaly and bilateral findings have none.
+    """
+    finding = str(annotation["finding"])
+    noun = FINDING_NOUNS.get(finding, finding.replace("_", " "))
+    side = str(annotation.get("side") or "")
+    if finding != "cardiomegaly" and side in ("left", "right"):
+        return f"{side} {noun}"
+    return noun
+
+
+def sentences(words: Sequence[str]) -> list[list[int]]:
+    """Word indices split at sentence ends ("." and ";")."""
+    out: list[list[int]] = []
+    cur: list[int] = []
+    for i, w in enumerate(words):
+        cur.append(i)
+        if w in (".", ";"):
+            out.append(cur)
+            cur = []
+    if cur:
+        out.append(cur)
+    return out
+
+
+def finding_word_rows(words: Sequence[str], finding: str) -> list[int]:
+    """Indices of the content words of every positive sentence of ``words`` that names ``finding``.
+
+    Args:
+        words: the report's words (``word_patch_attention(...)["words"]``: lower case, WordPiece pieces merged).
+        finding: an annotation finding name ("pleural_effusion").
+    Returns:
+        Word indices (sentence order; a sentence repeated in the impression contributes twice, as it is read twice),
+        empty when the report has no positive sentence about the finding.
+    """
+    keys = FINDING_KEYWORDS.get(finding, frozenset({finding.replace("_", " ")}))
+    rows: list[int] = []
+    for sent in sentences(words):
+        ws = {str(words[i]).lower() for i in sent}
+        if ws & keys and not ws & NEGATIONS:
+            rows += [i for i in sent if str(words[i]).lower() not in FILLER]
+    return rows
