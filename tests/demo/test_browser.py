@@ -183,7 +183,8 @@ def test_demo_app_in_chromium(tmp_path):
 
             page.locator("button", has_text="Similar studies").first.click()
             results_contain(page, "Top 3 for study")
-            assert page.locator(".demo-results .demo-hit").count() == 3
+            # the compare panel keeps its own cards below; count the hits of the study search only
+            assert page.locator(".demo-results", has_text="Top 3 for study").locator(".demo-hit").count() == 3
 
             upload = tmp_path / "mine.png"  # any readable PNG is a valid query image
             cv2.imwrite(str(upload), np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (64, 1)))
