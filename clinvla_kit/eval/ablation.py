@@ -224,7 +224,7 @@ def run_ablation(
             done = _finished_run(run_dir, cfg)
             if done is not None:
                 log(f"ablate: {v.slug} seed {seed}: reusing {run_dir / 'metrics.json'}")
-                runs[v.slug].append(done if "train" in done else dict(done, train=_train_record(run_dir)))
+                runs[v.slug].append(_with_train_record(done, run_dir))
                 continue
             log(f"ablate: {v.slug} seed {seed}: training ({cfg.train.max_steps} steps) -> {run_dir}")
             trained = Path(train_fn(cfg, run_dir))
@@ -261,6 +261,11 @@ def _train_record(run_dir: Path) -> dict[str, Any]:
     return {k: m.get(k) for k in ("step", "wall_s", "val_global", "global")}
 
 
+def _with_train_record(metrics: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """``metrics`` with the run's ``train`` record added when it lacks one (runs made elsewhere, linked in)."""
+    return metrics if "train" in metrics else dict(metrics, train=_train_record(run_dir))
+
+
 def _write_metrics(run_dir: Path, metrics: Mapping[str, Any]) -> None:
     from clinvla_kit.commands.evaluate import json_safe
 
@@ -277,9 +282,7 @@ def collect_runs(out_dir: str | Path, variants: Sequence[Variant]) -> dict[str, 
         found = sorted((int(p.parent.name[4:]), p) for p in (out_dir / v.slug).glob("seed*/metrics.json")
                        if p.parent.name[4:].isdigit())
         if found:
-            loaded = [json.loads(p.read_text()) for _, p in found]
-            runs[v.slug] = [m if "train" in m else dict(m, train=_train_record(p.parent))
-                            for m, (_, p) in zip(loaded, found)]
+            runs[v.slug] = [_with_train_record(json.loads(p.read_text()), p.parent) for _, p in found]
     return runs
 
 
