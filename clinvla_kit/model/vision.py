@@ -211,13 +211,16 @@ class VisionTower(nn.Module):
 
     # -- encoding ---------------------------------------------------------------------------------------------
     def encode_views(
-        self, images: torch.Tensor, slots: torch.Tensor, mask_ratio: float, generator: torch.Generator | None = None
+        self, images: torch.Tensor, slots: torch.Tensor, mask_ratio: float, generator: torch.Generator | None = None,
+        keep: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """images [M, C, H, W], slots [M] -> (summary [M, D], tokens [M, K, D], keep [M, K]).
 
         ``summary`` is the CLS token, or the mean or the maximum of the kept patch tokens (``VisionCfg.pooling``).
 
         Masking is drawn per image (independent per view and per study); ratio 0 keeps all patches in order.
+        ``keep`` [M, K] (flat patch indices, K <= num_patches) encodes exactly those patches instead: the patches
+        left out are *unseen*, as in masked pretraining, which is what occlusion maps (``viz.occlusion``) ask.
         """
         vit = self.vit
         m = images.shape[0]
@@ -225,7 +228,12 @@ class VisionTower(nn.Module):
         x = x + vit.pos_embed[:, vit.num_prefix_tokens:]
         # Drop patches first: everything below is token-wise until the blocks, so masking early is equivalent and
         # saves the adapters' work on the 75% of tokens that are thrown away.
-        if mask_ratio > 0:
+        if keep is not None:
+            if keep.dim() != 2 or keep.shape[0] != m or keep.shape[1] > self.num_patches:
+                raise ValueError(f"keep must be [M={m}, K<={self.num_patches}] patch indices, got {tuple(keep.shape)}")
+            keep = keep.to(device=x.device, dtype=torch.long)
+            x = gather_tokens(x, keep)
+        elif mask_ratio > 0:
             keep = random_keep_indices(m, self.num_patches, mask_ratio, generator=generator, device=x.device)
             x = gather_tokens(x, keep)
         else:

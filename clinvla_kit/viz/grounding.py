@@ -196,7 +196,10 @@ def summarize_grounding(scores: pd.DataFrame, by: tuple[str, ...] = ("method", "
                  random_point=("mask_area", "mean")).reset_index()
 
 
-MAP_METHODS: tuple[str, ...] = ("gradcam", "word_patch")
+MAP_METHODS: tuple[str, ...] = ("gradcam", "word_patch", "occlusion")
+"""Map methods: Grad-CAM (``viz.attention``), the local loss's word attention (``viz.word_patch``), occlusion
+(``viz.occlusion``, the window fill of ``OCCLUSION_WINDOW`` patches)."""
+OCCLUSION_WINDOW = 1
 
 
 def study_maps(model: Any, batch: Any, records: Sequence[Any], method: str = "gradcam",
@@ -205,13 +208,16 @@ def study_maps(model: Any, batch: Any, records: Sequence[Any], method: str = "gr
 
     - "gradcam": Grad-CAM of each view against the study's own report (``gradcam_similarity``);
     - "word_patch": the local loss's attention of the report's words on that view, averaged over words
-      (``word_patch_attention``): where the report as a whole looked.
+      (``word_patch_attention``): where the report as a whole looked;
+    - "occlusion": how much the view's similarity to its own report drops when each patch is hidden
+      (``viz.occlusion.occlusion_map``).
     Only slots that are present, listed in ``slots`` and have a dicom id get a map.
     """
     import warnings
 
     from clinvla_kit.config import SLOTS
-    from clinvla_kit.viz.attention import gradcam_similarity
+    from clinvla_kit.viz.attention import encode_prompt, gradcam_similarity
+    from clinvla_kit.viz.occlusion import occlusion_map
     from clinvla_kit.viz.word_patch import word_patch_attention
 
     if method not in MAP_METHODS:
@@ -229,6 +235,12 @@ def study_maps(model: Any, batch: Any, records: Sequence[Any], method: str = "gr
                 if s in res["maps"]:
                     maps[rec.dicom_ids[s]] = res["maps"][s].mean(axis=0)
             continue
+        if method == "occlusion":
+            report = encode_prompt(model, batch.texts[i])
+            for s in wanted:
+                maps[rec.dicom_ids[s]] = occlusion_map(model, batch.images[i, SLOTS.index(s)], report, s,
+                                                       OCCLUSION_WINDOW)
+            continue
         for s in wanted:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # an all-zero map is scored as it is (a miss)
@@ -244,6 +256,8 @@ def finding_maps(model: Any, batch: Any, records: Sequence[Any],
 
     - "gradcam": Grad-CAM of the view against the finding's prompt (``finding_prompt``: "left pleural effusion"),
       every (image, prompt) pair of a slot in batched passes (``gradcam_batch``);
+    - "occlusion": the drop of the view's similarity to the finding's prompt when each patch is hidden
+      (``viz.occlusion.occlusion_map``; one set of occluded encodings per image serves all its findings);
     - "word_patch": the local loss's attention of the report with its own study, averaged over the content words
       of the report's positive sentence(s) about the finding (``finding_word_rows``); a finding the report does
       not name positively gets no map (counted in ``queries`` with an empty query).
@@ -253,7 +267,7 @@ def finding_maps(model: Any, batch: Any, records: Sequence[Any],
             in ``slots`` are used, and only visible ones with ``visible_only`` (nothing to point at otherwise).
     Returns:
         (maps: ``dicom_id -> {finding: heatmap}`` as ``score_grounding`` takes it (Grad-CAM [H, W] at the image
-        size, word maps [rows, cols] on the patch grid), queries: DataFrame dicom_id, study_id, view_kind,
+        size, word and occlusion maps [rows, cols] on the patch grid), queries: DataFrame dicom_id, study_id, view_kind,
         finding, query: the text each map answers).
     """
     import pandas as pd
@@ -262,6 +276,7 @@ def finding_maps(model: Any, batch: Any, records: Sequence[Any],
     from clinvla_kit.config import SLOTS
     from clinvla_kit.viz.attention import encode_prompt, gradcam_batch
     from clinvla_kit.viz.finding_queries import finding_prompt, finding_word_rows
+    from clinvla_kit.viz.occlusion import occlusion_map
     from clinvla_kit.viz.word_patch import word_patch_attention
 
     if method not in MAP_METHODS:
@@ -289,7 +304,7 @@ def finding_maps(model: Any, batch: Any, records: Sequence[Any],
             dicom = str(rec.dicom_ids[s])
             for ann in by_image[dicom]:
                 finding = str(ann["finding"])
-                if method == "gradcam":
+                if method in ("gradcam", "occlusion"):
                     query = finding_prompt(ann)
                     if query not in prompts:
                         prompts[query] = encode_prompt(model, query)
@@ -301,6 +316,15 @@ def finding_maps(model: Any, batch: Any, records: Sequence[Any],
                         maps.setdefault(dicom, {})[finding] = words["maps"][s][sel].mean(axis=0)
                 queries.append({"dicom_id": dicom, "study_id": str(rec.study_id),
                                 "view_kind": view_kind(ann.get("view")), "finding": finding, "query": query})
+    if method == "occlusion":
+        for s, jobs in cam_jobs.items():
+            for i in dict.fromkeys(j[0] for j in jobs):  # each image once, against all its findings' prompts
+                mine = [j for j in jobs if j[0] == i]
+                heats = occlusion_map(model, batch.images[i, SLOTS.index(s)],
+                                      torch.stack([prompts[j[3]] for j in mine]), s, OCCLUSION_WINDOW)
+                for (_, dicom, finding, _), heat in zip(mine, heats):
+                    maps.setdefault(dicom, {})[finding] = heat
+        cam_jobs = {}
     for s, jobs in cam_jobs.items():  # all (image, prompt) pairs of a slot in batched Grad-CAM passes
         if not jobs:
             continue

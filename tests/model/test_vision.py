@@ -169,3 +169,24 @@ def test_max_pooling_with_masking_uses_kept_patches_only(tiny_cfg):
 def test_unknown_pooling_is_a_clear_error_when_the_tower_is_built(tiny_cfg):
     with pytest.raises(ValueError, match="model.vision.pooling"):
         tower(tiny_cfg, pooling="sum")
+
+
+def test_explicit_keep_encodes_those_patches_as_training_masking_does(tiny_cfg, monkeypatch):
+    """encode_views(keep=...) = the training path with the same kept indices; all patches in order = no masking;
+    a malformed keep is refused."""
+    import clinvla_kit.model.vision as vision_mod
+
+    t = tower(tiny_cfg).eval()
+    x = images(b=1)[:, 0]
+    slots = torch.zeros(1, dtype=torch.long)
+    keep = torch.tensor([[0, 3, 5, 9, 15]])
+    cls, tokens, k = t.encode_views(x, slots, 0.0, keep=keep)
+    monkeypatch.setattr(vision_mod, "random_keep_indices", lambda m, n, ratio, generator=None, device=None: keep)
+    ref_cls, ref_tokens, ref_k = t.encode_views(x, slots, 0.75)  # the training branch, given the same keep
+    torch.testing.assert_close(cls, ref_cls)
+    torch.testing.assert_close(tokens, ref_tokens)
+    assert torch.equal(k, ref_k) and tokens.shape == (1, 5, 32)
+    full, _, _ = t.encode_views(x, slots, 0.0, keep=torch.arange(16)[None])
+    torch.testing.assert_close(full, t.encode_views(x, slots, 0.0)[0])
+    with pytest.raises(ValueError, match="keep must be"):
+        t.encode_views(x, slots, 0.0, keep=torch.arange(17)[None])

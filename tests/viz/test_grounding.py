@@ -212,3 +212,35 @@ def test_finding_maps_ask_each_finding(tiny_model, tiny_batch):
     np.testing.assert_allclose(gc["s1f"]["pleural_effusion"], direct, atol=1e-5)
     with pytest.raises(ValueError, match="unknown map method"):
         finding_maps(tiny_model, tiny_batch, recs, ann, method="saliency")
+
+
+def test_finding_maps_occlusion_asks_each_findings_prompt(tiny_model, tiny_batch):
+    from types import SimpleNamespace
+
+    from clinvla_kit.viz.attention import encode_prompt
+    from clinvla_kit.viz.grounding import OCCLUSION_WINDOW, finding_maps, study_maps
+    from clinvla_kit.viz.occlusion import occlusion_map
+
+    recs = [SimpleNamespace(study_id=sid, dicom_ids={"frontal": f"{sid}f", "lateral": f"{sid}l"})
+            for sid in tiny_batch.study_ids]
+    m = np.zeros((32, 32), bool)
+    m[8:20, 4:14] = True
+    ann = [{"dicom_id": "s1f", "study_id": "s1", "view": "PA", "finding": "pleural_effusion", "side": "left",
+            "visible": True, "mask": rle_encode(m)},
+           {"dicom_id": "s1f", "study_id": "s1", "view": "PA", "finding": "cardiomegaly", "visible": True,
+            "mask": rle_encode(m)},
+           {"dicom_id": "s1l", "study_id": "s1", "view": "LATERAL", "finding": "cardiomegaly", "visible": True,
+            "mask": rle_encode(m)}]
+    maps, q = finding_maps(tiny_model, tiny_batch, recs, ann, method="occlusion")
+    assert sorted((d, f) for d in maps for f in maps[d]) == [("s1f", "cardiomegaly"), ("s1f", "pleural_effusion"),
+                                                             ("s1l", "cardiomegaly")]
+    ref = occlusion_map(tiny_model, tiny_batch.images[0, 0], encode_prompt(tiny_model, "left pleural effusion"),
+                        "frontal", OCCLUSION_WINDOW)
+    np.testing.assert_allclose(maps["s1f"]["pleural_effusion"], ref, atol=1e-6)
+    ref_l = occlusion_map(tiny_model, tiny_batch.images[0, 1], encode_prompt(tiny_model, "cardiomegaly"), "lateral")
+    np.testing.assert_allclose(maps["s1l"]["cardiomegaly"], ref_l, atol=1e-6)
+    assert q.set_index(["dicom_id", "finding"]).loc[("s1f", "pleural_effusion"), "query"] == "left pleural effusion"
+    own = study_maps(tiny_model, tiny_batch, recs, method="occlusion", slots=("frontal",))
+    np.testing.assert_allclose(own["s1f"], occlusion_map(tiny_model, tiny_batch.images[0, 0],
+                                                         encode_prompt(tiny_model, tiny_batch.texts[0]), "frontal"),
+                               atol=1e-6)
