@@ -28,8 +28,8 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+from torch import nn
 
 from clinvla_kit.config import SLOTS
 from clinvla_kit.viz.attention import slot_index
