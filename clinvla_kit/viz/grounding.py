@@ -316,17 +316,18 @@ def finding_maps(model: Any, batch: Any, records: Sequence[Any],
                         maps.setdefault(dicom, {})[finding] = words["maps"][s][sel].mean(axis=0)
                 queries.append({"dicom_id": dicom, "study_id": str(rec.study_id),
                                 "view_kind": view_kind(ann.get("view")), "finding": finding, "query": query})
-    if method == "occlusion":
-        for s, jobs in cam_jobs.items():
-            for i in dict.fromkeys(j[0] for j in jobs):  # each image once, against all its findings' prompts
-                mine = [j for j in jobs if j[0] == i]
+    for s, jobs in cam_jobs.items():
+        if method == "occlusion":  # each image once, against all its findings' prompts
+            per_image: dict[int, list[tuple[int, str, str, str]]] = {}
+            for j in jobs:
+                per_image.setdefault(j[0], []).append(j)
+            for i, mine in per_image.items():
                 heats = occlusion_map(model, batch.images[i, SLOTS.index(s)],
                                       torch.stack([prompts[j[3]] for j in mine]), s, OCCLUSION_WINDOW)
                 for (_, dicom, finding, _), heat in zip(mine, heats):
                     maps.setdefault(dicom, {})[finding] = heat
-        cam_jobs = {}
-    for s, jobs in cam_jobs.items():  # all (image, prompt) pairs of a slot in batched Grad-CAM passes
-        if not jobs:
+            continue
+        if not jobs:  # all (image, prompt) pairs of a slot in batched Grad-CAM passes
             continue
         images = batch.images[[j[0] for j in jobs], SLOTS.index(s)]
         texts = torch.stack([prompts[j[3]] for j in jobs])
