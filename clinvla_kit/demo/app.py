@@ -10,7 +10,9 @@ What it offers (the logic is the library's: ``retrieval_app``, ``chance``, ``mas
 - text search: the top-k studies, each with every view, the query's word heatmap on every view, its report, the
   SynthCXR ground-truth masks on request, and the query's chance level (the base rate of its finding);
 - image search: pick an archive study, or upload a PNG/JPG/DICOM file (embedded by ``clinvla_kit.load``'s model);
-- "Compare without lateral", the missing-view toggle and view shares, only when the model reads the lateral view.
+- "Compare without lateral", the missing-view toggle and view shares, only when the model reads the lateral view;
+- closing the page shuts its kernel down (``shutdown_on_close``, displayed by the notebook: Voila's own request is
+  refused).
 """
 
 from __future__ import annotations
@@ -34,6 +36,57 @@ UPLOAD_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".dcm", ".dicom")
 SPINNER_CSS = ("<style>@keyframes demo-spin{to{transform:rotate(360deg)}}.demo-spinner{display:inline-block;"
                "width:14px;height:14px;border:3px solid #ccc;border-top-color:#0072B2;border-radius:50%;"
                "animation:demo-spin 1s linear infinite;vertical-align:middle;margin-right:6px}</style>")
+
+
+# Closing the page must shut its kernel down. Voila's page sends a shutdown beacon on "beforeunload" with the
+# page's `_xsrf` cookie, but Voila never sets that cookie, so the server refuses the beacon ("403 POST
+# /voila/api/shutdown/...: '_xsrf' argument missing from POST", voila-dashboards/voila#1458) and the kernel lives
+# on until culled. And "beforeunload" is not always dispatched when a tab closes (Chromium closing this page runs
+# "pagehide" but not "beforeunload"), so this script, displayed as a cell output (a widget's HTML runs no scripts):
+# - sets an `_xsrf` cookie when there is none: a random double-submit token (tornado checks that the POSTed `_xsrf`
+#   equals the cookie), so Voila's own beacon is accepted;
+# - on "pagehide" (fired on every close, reload or navigation) sends the same shutdown request unless Voila's
+#   beacon already went (sendBeacon is wrapped to notice it), so the kernel is asked to shut down exactly once.
+# It acts only in a Voila page (the page config names the page's kernel); elsewhere it does nothing.
+SHUTDOWN_ON_CLOSE_JS = r"""(() => {
+  const el = document.getElementById("jupyter-config-data");
+  let config = {};
+  try { config = el ? JSON.parse(el.textContent) : {}; } catch (e) { return; }
+  if (!config.kernelId || window.__clinvlaShutdownOnClose) return;
+  window.__clinvlaShutdownOnClose = true;
+  const base = config.baseUrl || "/";
+  const url = `${base}voila/api/shutdown/${config.kernelId}`;
+  let token = (document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/) || [])[1];
+  if (!token) {
+    token = Array.from(crypto.getRandomValues(new Uint8Array(16)), b => b.toString(16).padStart(2, "0")).join("");
+    document.cookie = `_xsrf=${token}; path=${base}; SameSite=Strict`;
+  }
+  let sent = false;
+  const beacon = navigator.sendBeacon.bind(navigator);
+  navigator.sendBeacon = (target, data) => {
+    if (String(target).endsWith(url)) sent = true;
+    return beacon(target, data);
+  };
+  window.addEventListener("pagehide", () => {
+    if (sent) return;
+    sent = true;
+    const data = new FormData();
+    data.append("_xsrf", token);
+    beacon(url, data);
+  });
+  // a page restored from the back-forward cache has lost its kernel: load it afresh (a new kernel)
+  window.addEventListener("pageshow", event => { if (event.persisted) location.reload(); });
+})();"""
+
+
+def shutdown_on_close() -> Any:
+    """Closing the page shuts its kernel down: ``display(shutdown_on_close())`` in the app's notebook.
+
+    ``SHUTDOWN_ON_CLOSE_JS`` as a display object (why Voila's page alone leaves the kernel running: the comment
+    above that script)."""
+    from IPython.display import HTML
+
+    return HTML(f"<script>{SHUTDOWN_ON_CLOSE_JS}</script>")
 
 
 def busy_html(message: str) -> str:

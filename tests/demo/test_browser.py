@@ -2,8 +2,10 @@
 shipped aligned model ``synthcxr-clinvla-tiny`` (it reads the lateral view, so "Compare without lateral" and view
 shares must appear), Playwright drives Debian's Chromium: the loading indicator first, then the app; a text query
 with per-hit heatmaps and view shares, the ground-truth masks, click to enlarge, compare without lateral, a query
-by study and by an uploaded PNG; the kernel is shut down when the page closes (Voila's page sends a shutdown
-request when it unloads; culling, set as ``make demo`` sets it, is only the backstop).
+by study and by an uploaded PNG (through the file chooser the upload button opens, as a user picks it); the kernel
+is shut down when the page closes, by the page's own shutdown request, which Voila must not refuse (the app's page
+script ``demo.app.shutdown_on_close``: Voila's own request is refused for want of an ``_xsrf`` cookie; culling, set
+as ``make demo`` sets it, is only the backstop).
 
 Skipped unless ``/usr/bin/chromium``, playwright and voila are installed (``make browser-test`` installs the
 Python packages; no browser is ever downloaded).
@@ -12,7 +14,9 @@ Written for a loaded 2-core machine, where Voila may take minutes to run the app
 - the page is awaited by what it shows (the loading indicator, then the controls), each with one generous budget
   (``CLINVLA_BROWSER_TIMEOUT`` seconds, default 600), never by ``Page.goto``'s load event (``goto`` waits only for
   the response to start);
-- Voila's log and the timings reached so far are printed when anything fails;
+- a wait ends at once when the app shows an error instead (the error is the failure message);
+- each step is printed with its time as it starts; the step it stopped in, Voila's log (the kernel's tracebacks
+  included) and the timings reached so far are printed when anything fails;
 - the archive embeddings are precomputed first, as ``make demo`` does, and the page must say it read them from the
   cache, so the first screen measured is what a user sees.
 
@@ -24,6 +28,7 @@ archive cache in the user cache, shared with ``make demo``); ``CLINVLA_DEMO_RUN`
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -41,7 +46,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-dev-shm-usage", "--disable-backgroun
                  "--disable-extensions", "--disable-domain-reliability", "--metrics-recording-only"]
 APP = Path(__file__).resolve().parents[2] / "notebooks" / "demo_app.ipynb"
 READY = ".demo-ready button:has-text('Search')"
-# Closing the page shuts its kernel down (Voila's page sends a shutdown beacon on "beforeunload"); culling is only
+# Closing the page shuts its kernel down (the page's shutdown beacon, ``demo.app.shutdown_on_close``); culling is only
 # the backstop for a page that vanished without it, and must spare a kernel that is still starting: jupyter_server
 # culls a "starting" kernel with no connection like an idle one, and on a loaded machine a kernel start takes
 # minutes (a 10 s timeout culled it 13 s after it was started, before the page could connect). As `make demo`.
@@ -85,10 +90,32 @@ def kernel_children(pid: int) -> list[int]:
     return out
 
 
+def until(page, condition: str, what: str, arg=None) -> None:
+    """Wait until the JavaScript predicate ``condition`` (of ``arg``) holds, or the app shows an error instead: then
+    fail at once with the error's text rather than wait out the budget for something that will never come."""
+    page.wait_for_function(f"a => ({condition})(a) || document.querySelector('.demo-app .demo-error') !== null",
+                           arg=arg, timeout=BUDGET_MS)
+    errors = page.locator(".demo-app .demo-error")
+    assert errors.count() == 0, f"the app showed an error instead of {what}: {errors.first.inner_text()}"
+
+
 def results_contain(page, text: str) -> None:
     """Wait until some ``.demo-results`` element contains ``text`` (the app replaces the results' HTML)."""
-    page.wait_for_function("t => [...document.querySelectorAll('.demo-results')].some(e => e.textContent.includes(t))",
-                           arg=text, timeout=BUDGET_MS)
+    until(page, "t => [...document.querySelectorAll('.demo-results')].some(e => e.textContent.includes(t))",
+          repr(text), text)
+
+
+class Steps:
+    """Names the step the test is in and prints it with the time since the page was opened (``-s`` or ``-rP``
+    shows them; a failure names the step it stopped in)."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.current = "start"
+
+    def __call__(self, name: str) -> None:
+        self.current = name
+        print(f"[browser test {time.perf_counter() - self.t0:7.1f} s] {name}", flush=True)
 
 
 def demo_params(tmp_path: Path) -> dict:
@@ -137,6 +164,7 @@ def test_demo_app_in_chromium(tmp_path):
                             env={**os.environ, **KERNEL_ENV}, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
     timings: dict[str, float] = {}
+    step = None
     try:
         wait_listening(port, proc, BUDGET_MS / 1000)
         with sync_api.sync_playwright() as p:
@@ -144,17 +172,22 @@ def test_demo_app_in_chromium(tmp_path):
             page = browser.new_page()
             page.set_default_timeout(BUDGET_MS)
             t_open = time.perf_counter()
+            step = Steps()
+            step("open the page")
             page.goto(f"http://127.0.0.1:{port}/", wait_until="commit", timeout=BUDGET_MS)
             page.locator(f".demo-busy, {READY}").first.wait_for(state="visible")
             timings["loading_indicator"] = time.perf_counter() - t_open
+            step("first screen (the app loads the model and the cached archive)")
             page.locator(f"{READY}, .demo-app .demo-error").first.wait_for(state="visible")
             assert page.locator(".demo-app .demo-error").count() == 0, page.locator(".demo-error").first.inner_text()
             timings["first_screen"] = time.perf_counter() - t_open
             assert "from the cache" in page.locator(".demo-cache").first.inner_text()  # the precomputed file
             assert page.locator("button", has_text="Compare without lateral").count() == 1  # the model reads it
 
-            page.locator(".demo-results .demo-hit").first.wait_for(state="visible")  # the example query's hits
+            step("the example query's hits")
+            until(page, "() => document.querySelector('.demo-results .demo-hit') !== null", "the example's hits")
             timings["full_page"] = time.perf_counter() - t_open
+            step("text query")
             page.locator(".widget-text input").first.fill("cardiomegaly")
             page.locator("button", has_text="Search").first.click()
             results_contain(page, "Top 3 for cardiomegaly")
@@ -167,50 +200,78 @@ def test_demo_app_in_chromium(tmp_path):
             text = results.inner_text()
             assert "score" in hits.first.inner_text() and "chance" in text and "view share" in text
             assert all(r.strip() for r in page.locator(".demo-results .demo-report").all_inner_texts())  # reports
+            step("click to enlarge")
             page.locator(".demo-results .demo-zoom").first.click()
             page.wait_for_function(
                 "() => document.querySelector('.demo-results .demo-zoom img').getBoundingClientRect().width > 300")
             timings["text_search"] = time.perf_counter() - t_open - timings["full_page"]
 
             # hits positive for cardiomegaly have its SynthCXR mask; ticking the box redraws them with the outlines
+            step("ground-truth masks")
             page.locator(".widget-dropdown", has_text="Label").locator("select").select_option("Cardiomegaly")
             page.locator(".widget-checkbox", has_text="show ground-truth masks").locator("input").check()
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.demo-results .demo-zoom')].some(e => e.title.includes('mask:'))")
+            until(page, "() => [...document.querySelectorAll('.demo-results .demo-zoom')]"
+                  ".some(e => e.title.includes('mask:'))", "the hits with their masks")
 
+            step("compare without lateral")
             page.locator("button", has_text="Compare without lateral").first.click()
-            page.wait_for_function("() => document.body.textContent.includes('Without the lateral view')")
+            until(page, "() => document.body.textContent.includes('Without the lateral view')", "the comparison")
 
+            step("image query: similar studies")
             page.locator("button", has_text="Similar studies").first.click()
             results_contain(page, "Top 3 for study")
             # the compare panel keeps its own cards below; count the hits of the study search only
             assert page.locator(".demo-results", has_text="Top 3 for study").locator(".demo-hit").count() == 3
 
+            step("upload a PNG")
             upload = tmp_path / "mine.png"  # any readable PNG is a valid query image
             cv2.imwrite(str(upload), np.tile(np.linspace(0, 255, 64, dtype=np.uint8), (64, 1)))
-            page.locator(".demo-app input[type=file]").first.set_input_files(str(upload))
+            # ipywidgets 8's FileUpload is a <button> whose <input type=file> is never attached to the page (the
+            # button's click calls the detached input's click()): no selector finds that input, so pick the file
+            # the way a user does, through the file chooser the button opens
+            upload_button = page.locator(".demo-app .widget-upload").first
+            with page.expect_file_chooser() as chooser:
+                upload_button.click()
+            chooser.value.set_files(str(upload))
+            # the button counts the files its model holds: the file was read and sent to the kernel (the click
+            # below travels the same websocket after it, so the kernel has the upload when it runs the search)
+            page.wait_for_function("e => e.textContent.includes('(1)')", arg=upload_button.element_handle())
+            step("search with the upload")
             page.locator("button", has_text="Search with upload").first.click()
             results_contain(page, "Top 3 for uploaded image")
+            assert page.locator(".demo-results", has_text="Top 3 for uploaded image").locator(".demo-hit").count() == 3
 
+            step("close the page: its kernel must shut down")
             page.close(run_before_unload=True)
             t_closed = time.perf_counter()
             end = time.time() + BUDGET_MS / 1000
             while kernel_children(proc.pid) and time.time() < end:
                 time.sleep(0.5)
             assert kernel_children(proc.pid) == [], "the kernel outlived the page"
+            log.flush()
+            refused = re.findall(r"\b4\d\d POST /voila/api/shutdown/\S*", log_path.read_text())
+            assert not refused, f"Voila refused the page's shutdown request: {refused}"
             timings["kernel_shut_down_after_close"] = time.perf_counter() - t_closed
+            step("done")
             browser.close()
     except BaseException:
+        print(f"stopped in step: {step.current if step else 'before the page was opened'}")
         print(f"timings so far (s after opening the page): {timings}")
         log.flush()
         print(f"---- voila log ({log_path}) ----\n{log_path.read_text()[-20000:]}\n---- end of voila log ----")
         raise
     finally:
+        kernels = kernel_children(proc.pid)  # each in its own session (jupyter_client): not in Voila's group
         os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+        for pid in kernels:  # a kernel that outlived a failed test must not outlive the test
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
         log.close()
     print(f"browser test ({params['run_dir']}, {params['max_studies']} studies of {params['data_dir']}): "
           f"data+precompute {t_prepared - t0:.1f} s; after opening the page: loading indicator "
