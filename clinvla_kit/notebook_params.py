@@ -127,8 +127,8 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
         expected=("{out_dir}/metrics.json", "{out_dir}/metrics.md", "{out_dir}/retrieval_examples.png",
                   "{out_dir}/confusion.png", "{out_dir}/pneumonia_protocols.csv")),
     "05_attention_maps": NotebookSpec(
-        smoke={"per_finding": 3, "random_draws": 5, "n_boot": 50},
-        tutorial={"per_finding": 20, "random_draws": 20, "n_boot": 1000},
+        smoke={"per_finding": 3, "random_draws": 5, "n_boot": 50, "control_n": 3},
+        tutorial={"per_finding": 20, "random_draws": 20, "n_boot": 1000, "control_n": 40},
         needs_run=True, expected=("{out_dir}/*.png", "{out_dir}/attention_summary.csv")),
     "06_embeddings": NotebookSpec(
         smoke={"k_agreement": 5, "n_shuffles": 5, "n_boot": 50},

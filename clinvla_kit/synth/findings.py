@@ -47,6 +47,9 @@ CHANGES: tuple[str, ...] = ("new", "worse", "stable", "improved", "resolved")
 
 LOBES: tuple[str, ...] = ("RUL", "RML", "RLL", "LUL", "lingula", "LLL")
 LOBE_SIDE: dict[str, str] = {"RUL": "right", "RML": "right", "RLL": "right", "LUL": "left", "lingula": "left", "LLL": "left"}
+LOBE_WORDS: dict[str, str] = {"RUL": "right upper lobe", "RML": "right middle lobe", "RLL": "right lower lobe",
+                              "LUL": "left upper lobe", "lingula": "lingula", "LLL": "left lower lobe"}
+"""Each lobe as a report spells it out."""
 
 
 @dataclass(frozen=True)

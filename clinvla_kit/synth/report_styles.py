@@ -19,12 +19,11 @@ statements.
 from __future__ import annotations
 
 from clinvla_kit.data.abbreviations import ABBREVIATIONS
+from clinvla_kit.synth.findings import LOBE_WORDS
 from clinvla_kit.synth.report_facts import ReportFacts, Statement, wording_rng
 
 STYLES: tuple[str, ...] = ("mimic", "impression", "telegraphic", "expanded", "structured")
 
-_LOBE_WORDS = {"RUL": "right upper lobe", "RML": "right middle lobe", "RLL": "right lower lobe",
-               "LUL": "left upper lobe", "lingula": "lingula", "LLL": "left lower lobe"}
 _SMALL_KINDS = frozenset({"pleural_effusion", "pneumothorax"})
 _COUNTABLE = frozenset({"pleural_effusion", "pneumothorax", "nodule", "fracture"})
 _GRADE_WORD = {"minimal": "minimal", "mild": "mild", "moderate": "moderate", "severe": "severe"}
@@ -105,7 +104,7 @@ def _pick(seed: int, facts: ReportFacts, s: Statement, options: list[str], tag: 
 # -- prose (mimic, impression) ----------------------------------------------------------------------------------
 def _where(s: Statement) -> str:
     if s.lobe:
-        return f"in the {'retrocardiac ' if s.retrocardiac else ''}{_LOBE_WORDS[s.lobe]}"
+        return f"in the {'retrocardiac ' if s.retrocardiac else ''}{LOBE_WORDS[s.lobe]}"
     return ""
 
 
@@ -231,7 +230,7 @@ def structured_line(s: Statement, seed: int, facts: ReportFacts) -> str:
     if s.polarity == "absent":
         return f" - {title}: absent."
     if s.polarity == "resolved":
-        where = _LOBE_WORDS.get(s.lobe, s.side)
+        where = LOBE_WORDS.get(s.lobe, s.side)
         return f" - {title}: {where + ', ' if where else ''}resolved since the prior study."
     attrs = []
     if s.grade:
@@ -239,7 +238,7 @@ def structured_line(s: Statement, seed: int, facts: ReportFacts) -> str:
     if s.size_cm:
         attrs.append(f"{_cm(s.size_cm)} cm")
     if s.lobe:
-        attrs.append(("retrocardiac " if s.retrocardiac else "") + _LOBE_WORDS[s.lobe])
+        attrs.append(("retrocardiac " if s.retrocardiac else "") + LOBE_WORDS[s.lobe])
     elif s.side and s.kind != "edema":
         attrs.append(s.side)
     if s.rib:

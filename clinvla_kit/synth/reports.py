@@ -12,11 +12,9 @@ import re
 
 import numpy as np
 
-from clinvla_kit.synth.findings import PATHOLOGIES, Finding
+from clinvla_kit.synth.findings import LOBE_WORDS, PATHOLOGIES, Finding
 from clinvla_kit.synth.plan import StudyPlan
 
-_LOBE_WORDS = {"RUL": "right upper lobe", "RML": "right middle lobe", "RLL": "right lower lobe",
-               "LUL": "left upper lobe", "lingula": "lingula", "LLL": "left lower lobe"}
 _NOUN = {
     "cardiomegaly": ["cardiomegaly", "enlargement of the cardiac silhouette", "enlarged heart size"],
     "pleural_effusion": ["pleural effusion", "effusion", "pleural fluid collection"],
@@ -87,7 +85,7 @@ def _where(f: Finding, rng: np.random.Generator, abbr: bool) -> str:
     if f.lobe and f.kind in ("consolidation", "pneumonia", "nodule"):
         if f.hidden_frontal:
             return "in the retrocardiac left lower lobe"
-        return f"in the {f.lobe}" if abbr and f.lobe != "lingula" else f"in the {_LOBE_WORDS[f.lobe]}"
+        return f"in the {f.lobe}" if abbr and f.lobe != "lingula" else f"in the {LOBE_WORDS[f.lobe]}"
     if f.side == "bilateral":
         return "b/l" if abbr else "bilateral"
     return f.side

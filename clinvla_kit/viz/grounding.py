@@ -251,6 +251,7 @@ def study_maps(model: Any, batch: Any, records: Sequence[Any], method: str = "gr
 def finding_maps(model: Any, batch: Any, records: Sequence[Any],
                  annotations: Iterable[dict[str, Any]] | str | Path, method: str = "gradcam",
                  slots: Sequence[str] = ("frontal", "lateral"), visible_only: bool = True,
+                 findings: Sequence[str] | None = None,
                  ) -> tuple[dict[str, dict[str, np.ndarray]], pd.DataFrame]:  # noqa: F821
     """One map per (image, finding), asked about that finding (``viz.finding_queries`` says why per method).
 
@@ -265,6 +266,8 @@ def finding_maps(model: Any, batch: Any, records: Sequence[Any],
         batch: built from ``records`` (same order), e.g. ``collate`` of a ``StudyDataset`` of them.
         annotations: rows of ``load_annotations`` (or its path); only rows with a mask on an image of ``records``
             in ``slots`` are used, and only visible ones with ``visible_only`` (nothing to point at otherwise).
+        findings: only these annotation findings ("pleural_effusion"); None = all (occlusion's cost is per image,
+            so leaving out findings saves time only where it leaves out images).
     Returns:
         (maps: ``dicom_id -> {finding: heatmap}`` as ``score_grounding`` takes it (Grad-CAM [H, W] at the image
         size, word and occlusion maps [rows, cols] on the patch grid), queries: DataFrame dicom_id, study_id, view_kind,
@@ -286,7 +289,8 @@ def finding_maps(model: Any, batch: Any, records: Sequence[Any],
     rows_in = load_annotations(annotations) if isinstance(annotations, (str, Path)) else list(annotations)
     by_image: dict[str, list[dict[str, Any]]] = {}
     for ann in rows_in:
-        if ann.get("mask") is not None and (ann.get("visible", True) or not visible_only):
+        if ann.get("mask") is not None and (ann.get("visible", True) or not visible_only) and (
+                findings is None or ann["finding"] in findings):
             by_image.setdefault(str(ann["dicom_id"]), []).append(ann)
     prompts: dict[str, Any] = {}
     maps: dict[str, dict[str, np.ndarray]] = {}

@@ -3,8 +3,9 @@
 ``viz.grounding`` scores one heatmap against one mask (pointing game, IoU). A score means something only beside what
 a map that knows nothing scores on the *same* images and masks, so here:
 
-- ``select_grounding_studies`` picks, for every finding, up to ``per_finding`` studies where it is visible, so each
-  finding has enough images for an interval (a single "first n studies" would leave rare findings with two);
+- ``select_grounding_studies`` picks, for every finding (and, with ``per_view``, every view kind), up to
+  ``per_finding`` studies where it is visible, so each row has enough images for an interval (a single "first n
+  studies" would leave rare findings with two);
 - ``random_map_scores`` scores, for every (image, finding) row, ``draws`` maps of uniform noise drawn on the real
   map's own grid (so the upsampling, hence the blob size, is the same) with the same pointing game and IoU: the
   random-map baseline. Its pointing rate is close to the mask's area, the analytic chance of a random point
@@ -27,35 +28,39 @@ from clinvla_kit.viz.grounding import heatmap_iou, pointing_game, view_kind
 
 
 def select_grounding_studies(records: Sequence[Any], annotations: Iterable[Mapping[str, Any]], per_finding: int,
-                             findings: Sequence[str] | None = None) -> list[Any]:
+                             findings: Sequence[str] | None = None, per_view: bool = False) -> list[Any]:
     """Records (in their order) such that every finding has up to ``per_finding`` studies where it is visible.
 
     Args:
         records: ``StudyRecord``s (``study_id`` strings) to pick from, e.g. one split.
-        annotations: rows of ``viz.grounding.load_annotations`` (``visible`` and a ``mask``).
+        annotations: rows of ``load_annotations`` (``visible``, ``view`` and a ``mask``).
         per_finding: studies wanted per finding (fewer when the data has fewer).
         findings: the findings to cover (annotation names, e.g. "pleural_effusion"); None = every finding that has
             a visible mask in ``records``.
+        per_view: count per (finding, view kind) instead: up to ``per_finding`` studies where the finding is
+            visible on the frontal *and* as many where it is visible on the lateral. A study has a lateral image
+            only about two times in three, so counting studies alone leaves the lateral rows with 12-17 images
+            where the frontal ones have 20.
     Returns:
         The union of the per-finding picks, each study once, in the order of ``records``.
     """
     if per_finding < 1:
         raise ValueError(f"per_finding must be >= 1, got {per_finding}")
-    visible: dict[str, set[str]] = {}
+    visible: dict[str, set[Any]] = {}
     for a in annotations:
         if a.get("visible", True) and a.get("mask") is not None:
-            visible.setdefault(str(a["study_id"]), set()).add(a["finding"])
-    wanted = list(findings) if findings is not None else sorted(
-        {f for r in records for f in visible.get(str(r.study_id), ())})
-    count = dict.fromkeys(wanted, 0)
+            key = (a["finding"], view_kind(a.get("view"))) if per_view else a["finding"]
+            visible.setdefault(str(a["study_id"]), set()).add(key)
+    seen = {k for r in records for k in visible.get(str(r.study_id), ())}
+    wanted = set(findings) if findings is not None else {k[0] if per_view else k for k in seen}
+    count = {k: 0 for k in seen if (k[0] if per_view else k) in wanted}
     keep = []
     for r in records:
-        need = [f for f in visible.get(str(r.study_id), ()) if f in count and count[f] < per_finding]
-        if need:
+        mine = [k for k in visible.get(str(r.study_id), ()) if k in count]
+        if any(count[k] < per_finding for k in mine):
             keep.append(r)
-            for f in visible[str(r.study_id)]:
-                if f in count:
-                    count[f] += 1
+            for k in mine:
+                count[k] += 1
     return keep
 
 

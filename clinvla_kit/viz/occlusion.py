@@ -64,7 +64,7 @@ def spread_to_cells(drops: np.ndarray, rows: int, cols: int, window: int) -> np.
     return (total / count).astype(np.float32)
 
 
-def _one_view_embedding(model: nn.Module, view_cls: torch.Tensor, slot: int) -> torch.Tensor:
+def one_view_embedding(model: nn.Module, view_cls: torch.Tensor, slot: int) -> torch.Tensor:
     """Per-view summaries [M, D] of slot ``slot`` -> normalised study embeddings [M, E] of one-view studies."""
     vision = model.vision
     m = view_cls.shape[0]
@@ -118,7 +118,7 @@ def occlusion_map(model: nn.Module, image: torch.Tensor, text_embeddings: torch.
     x = image.float().to(device)
     slots = torch.full((1,), s, dtype=torch.long, device=device)
     whole, _, _ = vision.encode_views(x[None], slots, 0.0)
-    base = (_one_view_embedding(model, whole, s) @ texts.T)[0]  # [T]
+    base = (one_view_embedding(model, whole, s) @ texts.T)[0]  # [T]
     sims = []
     for part in _chunks(len(positions), chunk):
         m = part.stop - part.start
@@ -129,7 +129,7 @@ def occlusion_map(model: nn.Module, image: torch.Tensor, text_embeddings: torch.
             for j, (r, c) in enumerate(positions[part]):
                 filled[j, :, r * ph:(r + window) * ph, c * pw:(c + window) * pw] = 0
             cls, _, _ = vision.encode_views(filled, slots.expand(m), 0.0)
-        sims.append(_one_view_embedding(model, cls, s) @ texts.T)  # [m, T]
+        sims.append(one_view_embedding(model, cls, s) @ texts.T)  # [m, T]
     drops = (base[None] - torch.cat(sims)).cpu().numpy()  # [positions, T]
     out = np.stack([spread_to_cells(drops[:, t], rows, cols, window) for t in range(texts.shape[0])])
     return out[0] if single else out

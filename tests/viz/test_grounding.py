@@ -240,6 +240,9 @@ def test_finding_maps_occlusion_asks_each_findings_prompt(tiny_model, tiny_batch
     ref_l = occlusion_map(tiny_model, tiny_batch.images[0, 1], encode_prompt(tiny_model, "cardiomegaly"), "lateral")
     np.testing.assert_allclose(maps["s1l"]["cardiomegaly"], ref_l, atol=1e-6)
     assert q.set_index(["dicom_id", "finding"]).loc[("s1f", "pleural_effusion"), "query"] == "left pleural effusion"
+    only, _ = finding_maps(tiny_model, tiny_batch, recs, ann, method="occlusion", findings=["cardiomegaly"])
+    assert sorted((d, f) for d in only for f in only[d]) == [("s1f", "cardiomegaly"), ("s1l", "cardiomegaly")]
+    np.testing.assert_allclose(only["s1l"]["cardiomegaly"], ref_l, atol=1e-6)
     own = study_maps(tiny_model, tiny_batch, recs, method="occlusion", slots=("frontal",))
     np.testing.assert_allclose(own["s1f"], occlusion_map(tiny_model, tiny_batch.images[0, 0],
                                                          encode_prompt(tiny_model, tiny_batch.texts[0]), "frontal"),

@@ -36,6 +36,18 @@ def test_select_grounding_studies_caps_each_finding():
         select_grounding_studies(recs, ann, 0)
 
 
+def test_select_grounding_studies_per_view_fills_the_lateral_rows_too():
+    m = np.ones((4, 4), bool)
+    recs = [SimpleNamespace(study_id=str(i)) for i in range(6)]
+    # effusion on the frontal of every study, on the lateral of studies 2, 4 and 5 only
+    ann = [_ann(f"f{i}", str(i), "eff", m) for i in range(6)]
+    ann += [_ann(f"l{i}", str(i), "eff", m, view="LATERAL") for i in (2, 4, 5)]
+    assert [r.study_id for r in select_grounding_studies(recs, ann, 2)] == ["0", "1"]
+    # plain reference: keep a study while its frontal or its lateral row has fewer than 2 (0, 1: frontal; 2, 4: lateral)
+    assert [r.study_id for r in select_grounding_studies(recs, ann, 2, per_view=True)] == ["0", "1", "2", "4"]
+    assert select_grounding_studies(recs, ann, 2, findings=["card"], per_view=True) == []
+
+
 def test_random_map_baseline_matches_a_plain_loop():
     mask = np.zeros((16, 16), bool)
     mask[:8, :8] = True  # a quarter of the image
