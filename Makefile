@@ -48,7 +48,8 @@ $(VENV)/.installed-demo: $(VENV)/.installed pyproject.toml
 # The app alone (notebooks/demo_app.ipynb, its parameters name the shipped aligned model synthcxr-clinvla-tiny and
 # runs/data/synthcxr) on localhost only: the data are made when missing (as the tutorial makes them), the archive
 # embeddings are precomputed into the user cache. Closing the page shuts its kernel down (Voila's page asks on
-# unload); culling is the backstop for a vanished page, with a timeout long enough for a kernel that is still
+# unload, and the app's page script, `demo.app.shutdown_on_close`, sets the _xsrf cookie that request needs and asks
+# on pagehide too); culling is the backstop for a vanished page, with a timeout long enough for a kernel that is still
 # starting on a loaded machine (jupyter_server culls a "starting" kernel with no page yet like an idle one).
 demo: $(VENV)/.installed-demo
 	test -f runs/data/synthcxr/mimic-cxr-2.0.0-metadata.csv || HF_HUB_OFFLINE=1 $(PY) -c "from clinvla_kit.nbrun \

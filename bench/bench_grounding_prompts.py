@@ -10,8 +10,8 @@ wordings of the finding's question, each scored by the pointing game against the
 - "report phrase": ``finding_prompt``, the finding as SynthCXR's reports state it, grade and place (lobe) included;
 - "whole report": the study's own cleaned report.
 
-Prints a markdown table of pointing rates, with the random-map rate (uniform noise on the same grid, 20 draws) of
-the same rows. No intervals: a comparison of wordings on the same rows, for notebook 05's choice of prompt.
+Prints a table of pointing rates, with the random-map rate of the same rows (``pointing_chance``: the exact rate of
+a noise map on the same grid). No intervals: a comparison of wordings on the same rows, for notebook 05's choice of prompt.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ def main() -> None:
     parser.add_argument("--data", required=True)
     parser.add_argument("--run", default="synthcxr-clinvla-tiny")
     parser.add_argument("--per-finding", type=int, default=20)
+    parser.add_argument("--out", default=None, help="also write the per-row hits to this CSV")
     parser.add_argument("--findings", nargs="*", default=["pleural_effusion", "cardiomegaly", "consolidation",
                                                           "pneumonia", "edema", "pneumothorax"])
     args = parser.parse_args()
 
-    import numpy as np
     import pandas as pd
     import torch
 
@@ -40,7 +40,7 @@ def main() -> None:
     from clinvla_kit.synth.rle import rle_decode
     from clinvla_kit.viz.attention import encode_prompt
     from clinvla_kit.viz.finding_queries import finding_prompt
-    from clinvla_kit.viz.grounding import load_annotations, pointing_game, view_kind
+    from clinvla_kit.viz.grounding import load_annotations, pointing_chance, pointing_game, view_kind
     from clinvla_kit.viz.grounding_stats import select_grounding_studies
     from clinvla_kit.viz.occlusion import occlusion_map
 
@@ -55,7 +55,6 @@ def main() -> None:
     for a in ann:
         if a.get("mask") is not None and a.get("visible", True) and a["finding"] in args.findings:
             rows_by_image.setdefault(str(a["dicom_id"]), []).append(a)
-    rng = np.random.default_rng(0)
     rows = []
     for i, rec in enumerate(studies):
         for slot in ("frontal", "lateral"):
@@ -74,13 +73,13 @@ def main() -> None:
                         rows.append({"finding": a["finding"], "view": view_kind(a.get("view")), "mode": mode,
                                      "wording": name, "hit": pointing_game(heat, mask)})
                 rows.append({"finding": a["finding"], "view": view_kind(a.get("view")), "mode": "random",
-                             "wording": "noise", "hit": float(np.mean([pointing_game(rng.random(heats[0].shape), mask)
-                                                                       for _ in range(20)]))})
+                             "wording": "map", "hit": pointing_chance(heats[0].shape, mask)})
     df = pd.DataFrame(rows)
+    if args.out:
+        df.to_csv(args.out, index=False)
     table = df.pivot_table(index=["finding", "view"], columns=["mode", "wording"], values="hit", aggfunc="mean")
-    n = df[df["mode"] == "random"].groupby(["finding", "view"]).size().rename("images")
-    table = table.join(n)
-    table.columns = [c if isinstance(c, str) else f"{c[0]} · {c[1]}" for c in table.columns]
+    table.columns = [f"{mode} · {wording}" for mode, wording in table.columns]
+    table["images"] = df[df["mode"] == "random"].groupby(["finding", "view"]).size()
     print(f"{len(studies)} studies, {time.time() - t0:.0f} s")
     print(table.round(2).to_string())
 

@@ -39,7 +39,7 @@ SHARED_RUN: dict[str, dict[str, Any]] = {
     "smoke": {"preset": "tiny", "max_steps": 2, "overrides": ["data.image_size=64", "train.batch_size=8",
                                                                "mae.batch_size=8", *SHOW_EVERY_PART]},
     "tutorial": {"preset": "tiny", "max_steps": None,
-                 "overrides": ["train.batch_size=16", "train.max_steps=80", "train.log_every=5", "mae.max_steps=60",
+                 "overrides": ["train.batch_size=16", "train.max_steps=60", "train.log_every=5", "mae.max_steps=60",
                                *SHOW_EVERY_PART]},
 }
 """Preset, step budget and ``--set`` overrides of the shared run (``recipe(..., overrides=...)``)."""
@@ -107,7 +107,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
         # its own MAE under out_dir/mae (the trained decoder is needed for the figures; the run keeps the encoder)
         smoke={"preset": "tiny", "overrides": ["data.image_size=64", "mae.batch_size=8"], "max_steps": 2,
                "n_images": 2, "ratios": [0.25, 0.5, 0.75, 0.9]},
-        tutorial={"preset": "tiny", "overrides": [], "max_steps": 100, "n_images": 3,
+        tutorial={"preset": "tiny", "overrides": [], "max_steps": 50, "n_images": 3,
                   "ratios": [0.25, 0.5, 0.75, 0.9]},
         expected=("{out_dir}/reconstructions.png", "{out_dir}/reconstructions_untrained.png",
                   "{out_dir}/mae_loss.html", "{out_dir}/mae/encoder.safetensors")),
@@ -128,7 +128,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
                   "{out_dir}/confusion.png", "{out_dir}/pneumonia_protocols.csv")),
     "05_attention_maps": NotebookSpec(
         smoke={"per_finding": 3, "random_draws": 5, "n_boot": 50, "control_n": 3},
-        tutorial={"per_finding": 20, "random_draws": 20, "n_boot": 1000, "control_n": 40},
+        tutorial={"per_finding": 20, "random_draws": 20, "n_boot": 1000, "control_n": 30},
         needs_run=True, expected=("{out_dir}/*.png", "{out_dir}/attention_summary.csv")),
     "06_embeddings": NotebookSpec(
         smoke={"k_agreement": 5, "n_shuffles": 5, "n_boot": 50},
@@ -140,12 +140,12 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
         needs_run=True, expected=("{out_dir}/demo_results.html", "{out_dir}/zeroshot.json")),
     "08_ablations_and_complexity": NotebookSpec(
         # the measured Table 6 is the committed result (eval/ablation_result.json); live: full + 1 variant x 1 seed,
-        # smoke 2 steps, tutorial 60 steps, each from the shipped masked encoder (tiny's checkpoint)
+        # smoke 2 steps, tutorial 40 steps, each from the shipped masked encoder (tiny's checkpoint)
         smoke={"preset": "tiny", "overrides": ["data.image_size=64", "train.batch_size=8"], "variants": ["no-local"],
                "seeds": 1, "max_steps": 2, "tasks": ["8x200", "5x200"], "n_boot": 20,
                "complexity_variants": ["full", "full-ft"], "complexity_batch": 2, "complexity_repeats": 1},
         tutorial={"preset": "tiny", "overrides": ["train.batch_size=16"], "variants": ["no-local"], "seeds": 1,
-                  "max_steps": 60, "tasks": ["8x200", "5x200", "rsna"], "n_boot": 200,
+                  "max_steps": 40, "tasks": ["8x200", "5x200"], "n_boot": 200,
                   "complexity_variants": ["full", "full-ft", "lora"], "complexity_batch": 8, "complexity_repeats": 2},
         needs_run=True,
         expected=("{out_dir}/ablation.csv", "{out_dir}/ablation.md", "{out_dir}/complexity.csv",

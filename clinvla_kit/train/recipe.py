@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -78,8 +77,8 @@ def recipe(data_dir: str | Path, out_dir: str | Path, preset: str = "tiny", max_
     else:
         skipped.append("pretrain_mae")
         if distributed.is_main():
-            print(f"recipe: no MAE stage (mae.enabled is false in preset {preset!r}; --set mae.enabled=true runs it)",
-                  file=sys.stderr)
+            # a note, not a warning: stdout, so a notebook does not show it in red as if something failed
+            print(f"recipe: no MAE stage (mae.enabled is false in preset {preset!r}; --set mae.enabled=true runs it)")
     t = time.perf_counter()
     result = (align or train)(cfg, data_dir, out / "run", init_vision=mae_dir, init_text=init_text,
                               max_steps=max_steps)

@@ -70,8 +70,9 @@ def finding_prompt(annotation: Mapping[str, Any]) -> str:
     cardiomegaly") or, for a lobar opacity, grade + noun + lobe ("severe consolidation in the right lower lobe";
     ``synth.reports.describe``), and the model learned where a finding is from those place words. The place is part
     of the question (the mask is in that lobe or on that side): on the tutorial's data with the shipped model,
-    occlusion maps against "right consolidation" hit the mask 0.03 of the time (random 0.02), against "moderate
-    consolidation in the right lower lobe" 0.60 (bench/RESULTS.md, "Session 10"). Fields a row lacks (a real data
+    occlusion maps of frontal consolidations against "right consolidation" hit the mask 0.00 of the time (random
+    0.02), against "moderate consolidation in the right lower lobe" 0.58 (bench/bench_grounding_prompts.py,
+    bench/RESULTS.md "Session 10"). Fields a row lacks (a real data
     set's boxes have no grade or lobe) are left out: "left pleural effusion", "cardiomegaly".
     """
     finding = str(annotation["finding"])

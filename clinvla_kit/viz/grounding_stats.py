@@ -6,10 +6,10 @@ a map that knows nothing scores on the *same* images and masks, so here:
 - ``select_grounding_studies`` picks, for every finding (and, with ``per_view``, every view kind), up to
   ``per_finding`` studies where it is visible, so each row has enough images for an interval (a single "first n
   studies" would leave rare findings with two);
-- ``random_map_scores`` scores, for every (image, finding) row, ``draws`` maps of uniform noise drawn on the real
-  map's own grid (so the upsampling, hence the blob size, is the same) with the same pointing game and IoU: the
-  random-map baseline. Its pointing rate is close to the mask's area, the analytic chance of a random point
-  (``viz.grounding.peak_cells``: the peak is found on the map's own grid, where a noise map's peak is uniform);
+- ``random_map_scores`` gives, for every (image, finding) row, the random-map baseline on the real map's own grid:
+  the exact pointing rate of a noise map (``viz.grounding.pointing_chance``: its peak is a uniformly drawn cell,
+  so the rate is the share of cells whose centre is in the mask, about the mask's area) and the mean IoU of
+  ``draws`` uniform-noise maps (the same upsampling, hence blob size, as the real map);
 - ``grounding_report`` aggregates per (method, finding, view kind): n images and studies, the mean pointing rate and
   IoU with percentile bootstrap intervals over images (real and random resampled together, paired), the random
   baseline with its interval, their ratio and ``verdict``: "yes" only when the map points at least ``factor`` times as
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from clinvla_kit.eval.bootstrap import bootstrap_ci
-from clinvla_kit.viz.grounding import heatmap_iou, pointing_game, view_kind
+from clinvla_kit.viz.grounding import heatmap_iou, pointing_chance, view_kind
 
 
 def select_grounding_studies(records: Sequence[Any], annotations: Iterable[Mapping[str, Any]], per_finding: int,
@@ -67,12 +67,14 @@ def select_grounding_studies(records: Sequence[Any], annotations: Iterable[Mappi
 def random_map_scores(maps: Mapping[str, Any], annotations: Iterable[Mapping[str, Any]], threshold: float = 0.5,
                       draws: int = 20, seed: int = 0, method: str = "") -> Any:
     """The random-map baseline of ``maps``: the rows ``viz.grounding.score_grounding`` gives (same order), with
-    ``random_pointing`` and ``random_iou`` = the mean over ``draws`` uniform-noise maps of each real map's shape.
+    ``random_pointing`` = the exact pointing rate of a random map of each real map's shape (``pointing_chance``: the
+    share of its cells whose centre is in the mask, what noise maps hit on average) and ``random_iou`` = the mean
+    IoU of ``draws`` uniform-noise maps of that shape.
 
     Args:
         maps: ``dicom_id -> heatmap [h, w]`` or ``dicom_id -> {finding: heatmap}``, as for ``score_grounding``.
         annotations: rows of ``load_annotations``.
-        draws: noise maps per row (the baseline's own sampling error shrinks as 1/sqrt(draws)).
+        draws: noise maps per row for the IoU (its sampling error shrinks as 1/sqrt(draws)).
         seed: one generator for all rows (in annotation order), so the baseline is reproducible.
     Returns:
         DataFrame with method, dicom_id, study_id, view_kind, finding, visible, random_pointing, random_iou.
@@ -96,14 +98,11 @@ def random_map_scores(maps: Mapping[str, Any], annotations: Iterable[Mapping[str
         if not mask.any():
             continue
         shape = np.asarray(heat).shape
-        hits, ious = [], []
-        for _ in range(draws):
-            noise = rng.random(shape)
-            hits.append(pointing_game(noise, mask))
-            ious.append(heatmap_iou(noise, mask, threshold))
+        ious = [heatmap_iou(rng.random(shape), mask, threshold) for _ in range(draws)]
+        hit_rate = pointing_chance(shape, mask)
         out.append({"method": method, "dicom_id": ann["dicom_id"], "study_id": ann.get("study_id"),
                     "view_kind": view_kind(ann.get("view")), "finding": ann["finding"],
-                    "visible": bool(ann.get("visible", True)), "random_pointing": float(np.mean(hits)),
+                    "visible": bool(ann.get("visible", True)), "random_pointing": hit_rate,
                     "random_iou": float(np.mean(ious))})
     return pd.DataFrame(out, columns=["method", "dicom_id", "study_id", "view_kind", "finding", "visible",
                                       "random_pointing", "random_iou"])

@@ -11,8 +11,10 @@ How a region is hidden, two ways:
 - ``mode="drop"`` leaves the window's tokens out of the ViT (``VisionTower.encode_views(keep=...)``), the input the
   shipped encoder met in its masked pretraining, where a painted square is an image it never saw.
 
-Measured on the tutorial's data with the shipped model (bench/RESULTS.md, "Occlusion maps"): both point at effusion,
-edema and pneumothorax far above random; only "fill" points at the enlarged heart, whose evidence is the silhouette's
+Measured on the tutorial's data with the shipped model (bench/RESULTS.md, "Occlusion maps" and "Session 10"): with
+the finding's prompt worded as its report words it (``viz.finding_queries.finding_prompt``), "fill" points at the
+enlarged heart, consolidation, pneumonia, edema and pneumothorax far above random; "drop" points at effusion and edema more
+often than "fill" (0.48 vs 0.20 of frontal effusions, bench/bench_grounding_prompts.py) but never at the heart, whose evidence is the silhouette's
 outline (hiding one patch of it leaves the outline readable from its neighbours, painting it breaks the outline).
 
 Each view is encoded as a one-view study (the same study embedding ``viz.attention.SlotImageTower`` gives Grad-CAM),

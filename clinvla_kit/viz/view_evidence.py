@@ -55,6 +55,14 @@ def _binary_auc(scores: np.ndarray, y: np.ndarray) -> float:
     return float((rankdata(scores)[y == 1].sum() - pos * (pos + 1) / 2) / (pos * neg))
 
 
+def _verdict(lo: float, hi: float) -> str:
+    """"tells it" (interval above 0.5), "below chance" (interval below: the view ranks the finding's studies
+    *under* the others, e.g. negatives that hold look-alike findings), else "at chance"."""
+    if lo > 0.5:
+        return "tells it"
+    return "below chance" if hi < 0.5 else "at chance"
+
+
 def view_finding_auc(model: Any, batch: Any, records: Sequence[Any], findings: Sequence[str],
                      prompts: Mapping[str, Sequence[str]] | None = None, n_boot: int = 1000, seed: int = 0,
                      max_prompts: int = 20, slots: Sequence[str] = ("frontal", "lateral")) -> Any:
@@ -70,7 +78,8 @@ def view_finding_auc(model: Any, batch: Any, records: Sequence[Any], findings: S
         slots: the views to ask about (the priors are few in a grounding selection: 3-7 images, no interval).
     Returns:
         DataFrame with finding, view, images, positives, auc, lo, hi, chance (0.5) and verdict ("tells it" when the
-        interval lies above 0.5, else "at chance"), one row per finding and enabled view that has both classes.
+        interval lies above 0.5, "below chance" when it lies below, else "at chance"), one row per finding and
+        enabled view that has both classes.
     """
     import pandas as pd
 
@@ -105,6 +114,6 @@ def view_finding_auc(model: Any, batch: Any, records: Sequence[Any], findings: S
             lo, hi = bootstrap_ci(lambda idx, s=score, t=y: _binary_auc(s[idx], t[idx]), len(y), n_boot, seed)
             auc = _binary_auc(score, y)
             rows.append({"finding": f, "view": slot, "images": len(y), "positives": int(y.sum()), "auc": auc,
-                         "lo": lo, "hi": hi, "chance": 0.5, "verdict": "tells it" if lo > 0.5 else "at chance"})
+                         "lo": lo, "hi": hi, "chance": 0.5, "verdict": _verdict(lo, hi)})
     return pd.DataFrame(rows, columns=["finding", "view", "images", "positives", "auc", "lo", "hi", "chance",
                                        "verdict"])

@@ -55,19 +55,39 @@ def test_random_map_baseline_matches_a_plain_loop():
     maps = {"d1": np.zeros((4, 4)), "d2": np.zeros((4, 4))}
     r = random_map_scores(maps, ann, threshold=0.5, draws=400, seed=1)
     assert list(r["view_kind"]) == ["frontal", "lateral"]
-    # a uniform-noise map on a 4x4 grid has its maximum in the mask's quarter of the cells about 1/4 of the time
-    assert r["random_pointing"].mean() == pytest.approx(0.25, abs=0.06)
-    # same generator, same order: a plain loop reproduces the numbers exactly
+    # a 4x4 grid on a 16x16 mask: 4 of the 16 cell centres (pixels 2 and 6 of each axis) are in the quarter
+    assert list(r["random_pointing"]) == [0.25, 0.25]
+    # same generator, same order: a plain loop reproduces the IoU exactly, and noise maps hit at the exact rate
     from clinvla_kit.viz.grounding import heatmap_iou, pointing_game
 
     rng = np.random.default_rng(1)
-    ref = []
+    ref, hits = [], []
     for _ in ann:
         draws = [rng.random((4, 4)) for _ in range(400)]
-        ref.append((np.mean([pointing_game(d, mask) for d in draws]), np.mean([heatmap_iou(d, mask) for d in draws])))
-    assert r[["random_pointing", "random_iou"]].to_numpy() == pytest.approx(np.array(ref))
+        ref.append(np.mean([heatmap_iou(d, mask) for d in draws]))
+        hits += [pointing_game(d, mask) for d in draws]
+    assert r["random_iou"].to_numpy() == pytest.approx(np.array(ref))
+    assert np.mean(hits) == pytest.approx(0.25, abs=0.04)
     with pytest.raises(ValueError, match="draws"):
         random_map_scores(maps, ann, draws=0)
+
+
+def test_pointing_chance_counts_the_cell_centres_inside_the_mask():
+    from clinvla_kit.viz.grounding import pointing_chance
+
+    mask = np.zeros((10, 10), bool)
+    mask[0:3, 0:10] = True  # rows 0-2
+    # a 3x3 map: cell centres at pixels floor(1.67)=1, floor(5)=5, floor(8.33)=8; only the top row (1) is inside
+    assert pointing_chance((3, 3), mask) == pytest.approx(3 / 9)
+    # a 10x10 map: every pixel its own cell, so the share of mask pixels
+    assert pointing_chance((10, 10), mask) == pytest.approx(0.3)
+    # noise maps of that grid hit at that rate (plain simulation)
+    from clinvla_kit.viz.grounding import pointing_game
+
+    rng = np.random.default_rng(0)
+    assert np.mean([pointing_game(rng.random((3, 3)), mask) for _ in range(3000)]) == pytest.approx(3 / 9, abs=0.03)
+    with pytest.raises(ValueError, match="non-empty"):
+        pointing_chance((3, 3), np.zeros((4, 4), bool))
 
 
 def test_grounding_report_intervals_and_verdict():

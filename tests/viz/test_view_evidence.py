@@ -48,7 +48,8 @@ def test_view_auc_equals_the_pair_count_on_each_views_own_embedding(tiny_model, 
         assert row["images"] == len(rows) and row["positives"] == sum(y)
         assert row["auc"] == pytest.approx(_pair_auc(score, np.array(y)), abs=1e-9)
         assert row["lo"] <= row["auc"] <= row["hi"] and row["chance"] == 0.5
-        assert row["verdict"] == ("tells it" if row["lo"] > 0.5 else "at chance")
+        assert row["verdict"] == ("tells it" if row["lo"] > 0.5 else "below chance" if row["hi"] < 0.5
+                                  else "at chance")
     assert set(got["view"]) == {"frontal", "lateral"}  # no prior images: those slots give no row
 
 
@@ -68,3 +69,11 @@ def test_rank_auc_counts_ties_as_half_like_the_pair_count():
     y = (rng.random(40) < 0.3).astype(int)
     assert _binary_auc(score, y) == pytest.approx(_pair_auc(score, y), abs=1e-12)
     assert np.isnan(_binary_auc(score, np.zeros(40, int)))
+
+
+def test_verdict_names_an_interval_below_chance():
+    from clinvla_kit.viz.view_evidence import _verdict
+
+    assert _verdict(0.55, 0.9) == "tells it"
+    assert _verdict(0.2, 0.46) == "below chance"
+    assert _verdict(0.4, 0.6) == "at chance"
