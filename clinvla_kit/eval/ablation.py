@@ -118,6 +118,12 @@ def summarize(runs: Mapping[str, Sequence[Mapping[str, Any]]], metrics: Sequence
     return out
 
 
+def measured_metrics(summary: Mapping[str, Mapping[str, Mapping[str, Any]]], metrics: Sequence[str]) -> list[str]:
+    """The ``metrics`` (in their order) that at least one variant of ``summary`` measured: a run evaluated without
+    the RSNA task has no pneumonia AUC, and a column of "n/a" in every row says nothing."""
+    return [m for m in metrics if any(per.get(m, {}).get("n", 0) > 0 for per in summary.values())]
+
+
 def noise_threshold(full: Mapping[str, Any], other: Mapping[str, Any]) -> float:
     """The spread a delta must exceed: ``std_other + std_full``; ``2 * std_full`` when ``other`` has one seed
     (its spread assumed equal to full's); NaN when ``full`` has fewer than two seeds (nothing can be called)."""

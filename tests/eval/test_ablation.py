@@ -12,6 +12,7 @@ from clinvla_kit.eval.ablation import (
     collect_runs,
     delta_vs_full,
     direction_verdict,
+    measured_metrics,
     run_ablation,
     select_variants,
     summarize,
@@ -35,6 +36,14 @@ def test_every_variant_is_a_valid_override():
 
 def fake(v):
     return {"retrieval": {"txt2img_8x200": {"P@5": v}}}
+
+
+def test_measured_metrics_drop_what_no_run_measured():
+    m, auc = "retrieval.txt2img_8x200.P@5", "zeroshot.pneumonia.auc"
+    s = summarize({"full": [fake(0.5)], "no-local": [fake(0.4)]}, [auc, m])
+    assert measured_metrics(s, [auc, m]) == [m]
+    s2 = summarize({"full": [fake(0.5)], "no-local": [{"zeroshot": {"pneumonia": {"auc": 0.7}}}]}, [auc, m])
+    assert measured_metrics(s2, [auc, m]) == [auc, m]
 
 
 def test_summary_and_noise_rule_by_hand():
