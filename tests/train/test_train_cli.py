@@ -82,7 +82,7 @@ def test_recipe_skips_mae_where_the_preset_turns_it_off(synth, tmp_path, capsys)
     summary = json.loads((tmp_path / "r" / "recipe.json").read_text())
     assert summary["skipped"] == ["pretrain_mae"] and "pretrain_mae_s" not in summary["stages"]
     assert not (tmp_path / "r" / "mae").exists() and (res.run_dir / "model.safetensors").exists()
-    assert "mae.enabled is false" in capsys.readouterr().err
+    assert "mae.enabled is false" in capsys.readouterr().out  # a note (stdout), not a warning
 
 
 def test_train_refuses_an_existing_run_unless_overwrite(synth, tmp_path, capsys):
