@@ -40,7 +40,13 @@ def main() -> None:
     from clinvla_kit.synth.rle import rle_decode
     from clinvla_kit.viz.attention import encode_prompt
     from clinvla_kit.viz.finding_queries import finding_prompt
-    from clinvla_kit.viz.grounding import load_annotations, pointing_chance, pointing_game, view_kind
+    from clinvla_kit.viz.grounding import (
+        annotations_by_image,
+        load_annotations,
+        pointing_chance,
+        pointing_game,
+        view_kind,
+    )
     from clinvla_kit.viz.grounding_stats import select_grounding_studies
     from clinvla_kit.viz.occlusion import occlusion_map
 
@@ -51,10 +57,7 @@ def main() -> None:
                                        per_view=True)
     ds = StudyDataset(studies, model.cfg.data, model.tokenizer, train=False)
     batch = collate([ds[i] for i in range(len(ds))])
-    rows_by_image: dict[str, list[dict]] = {}
-    for a in ann:
-        if a.get("mask") is not None and a.get("visible", True) and a["finding"] in args.findings:
-            rows_by_image.setdefault(str(a["dicom_id"]), []).append(a)
+    rows_by_image = annotations_by_image(ann, findings=args.findings)
     rows = []
     for i, rec in enumerate(studies):
         for slot in ("frontal", "lateral"):

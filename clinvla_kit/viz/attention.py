@@ -20,7 +20,7 @@ Choices (see NOTEBOOK_FACTS.md):
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -125,15 +125,21 @@ def vit_reshape_transform(
     return transform
 
 
+def encode_texts(model: nn.Module, texts: Sequence[str]) -> torch.Tensor:
+    """Reports or prompts -> their normalised joint-space embeddings [T, D] in one forward pass (eval mode, no
+    gradient)."""
+    model.eval()
+    tok = model.tokenize([str(t) for t in texts])
+    dev = next(model.parameters()).device
+    with torch.no_grad():
+        return model.encode_text(tok["input_ids"].to(dev), tok["attention_mask"].to(dev), normalize=True)
+
+
 def encode_prompt(model: nn.Module, text: str) -> torch.Tensor:
     """A report or prompt -> its normalised joint-space embedding [D] (eval mode, no gradient)."""
     if not str(text).strip():
         raise ValueError("encode_prompt: the text is empty")
-    model.eval()
-    tok = model.tokenize([str(text)])
-    dev = next(model.parameters()).device
-    with torch.no_grad():
-        return model.encode_text(tok["input_ids"].to(dev), tok["attention_mask"].to(dev), normalize=True)[0]
+    return encode_texts(model, [text])[0]
 
 
 def _as_text_embedding(model: nn.Module, text_embedding) -> torch.Tensor:

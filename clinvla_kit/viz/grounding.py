@@ -266,6 +266,18 @@ def study_maps(model: Any, batch: Any, records: Sequence[Any], method: str = "gr
     return maps
 
 
+def annotations_by_image(annotations: Iterable[dict[str, Any]], visible_only: bool = True,
+                         findings: Sequence[str] | None = None) -> dict[str, list[dict[str, Any]]]:
+    """``dicom_id -> its annotation rows`` that a map can be scored on: those with a mask, visible ones only with
+    ``visible_only`` (nothing to point at otherwise), of ``findings`` when given (None = all)."""
+    by_image: dict[str, list[dict[str, Any]]] = {}
+    for ann in annotations:
+        if ann.get("mask") is not None and (ann.get("visible", True) or not visible_only) and (
+                findings is None or ann["finding"] in findings):
+            by_image.setdefault(str(ann["dicom_id"]), []).append(ann)
+    return by_image
+
+
 def finding_maps(model: Any, batch: Any, records: Sequence[Any],
                  annotations: Iterable[dict[str, Any]] | str | Path, method: str = "gradcam",
                  slots: Sequence[str] = ("frontal", "lateral"), visible_only: bool = True,
@@ -305,11 +317,7 @@ def finding_maps(model: Any, batch: Any, records: Sequence[Any],
     if len(records) != len(batch):
         raise ValueError(f"{len(records)} records for a batch of {len(batch)} studies")
     rows_in = load_annotations(annotations) if isinstance(annotations, (str, Path)) else list(annotations)
-    by_image: dict[str, list[dict[str, Any]]] = {}
-    for ann in rows_in:
-        if ann.get("mask") is not None and (ann.get("visible", True) or not visible_only) and (
-                findings is None or ann["finding"] in findings):
-            by_image.setdefault(str(ann["dicom_id"]), []).append(ann)
+    by_image = annotations_by_image(rows_in, visible_only, findings)
     prompts: dict[str, Any] = {}
     maps: dict[str, dict[str, np.ndarray]] = {}
     queries = []

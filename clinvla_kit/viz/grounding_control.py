@@ -52,17 +52,14 @@ def control_maps(model: Any, batch: Any, records: Sequence[Any], annotations: It
     from clinvla_kit.config import SLOTS
     from clinvla_kit.viz.attention import encode_prompt, gradcam_batch
     from clinvla_kit.viz.finding_queries import finding_prompt
-    from clinvla_kit.viz.grounding import OCCLUSION_WINDOW
+    from clinvla_kit.viz.grounding import OCCLUSION_WINDOW, annotations_by_image
     from clinvla_kit.viz.occlusion import occlusion_map
 
     if method not in ("occlusion", "gradcam"):
         raise ValueError(f"control_maps: method must be 'occlusion' or 'gradcam', got {method!r}")
     if len(controls) != len(control_batch):
         raise ValueError(f"control_maps: {len(controls)} controls for a batch of {len(control_batch)} studies")
-    rows_by_image: dict[str, list[Mapping[str, Any]]] = {}
-    for a in annotations:
-        if a.get("mask") is not None and a.get("visible", True) and (findings is None or a["finding"] in findings):
-            rows_by_image.setdefault(str(a["dicom_id"]), []).append(a)
+    rows_by_image = annotations_by_image(annotations, findings=findings)
     out: dict[str, dict[str, np.ndarray]] = {}
     prompts: dict[str, torch.Tensor] = {}
     for slot in slots:

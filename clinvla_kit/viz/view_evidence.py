@@ -35,16 +35,6 @@ def one_view_embeddings(model: Any, images: torch.Tensor, slot: int) -> torch.Te
         return one_view_embedding(model, cls, slot)
 
 
-def encode_texts(model: Any, texts: Sequence[str]) -> torch.Tensor:
-    """Texts -> normalised joint-space embeddings [T, E] in one batch (``viz.attention.encode_prompt`` of each,
-    at one forward pass)."""
-    model.eval()
-    device = next(model.parameters()).device
-    tok = model.tokenize([str(t) for t in texts])
-    with torch.no_grad():
-        return model.encode_text(tok["input_ids"].to(device), tok["attention_mask"].to(device), normalize=True)
-
-
 def _binary_auc(scores: np.ndarray, y: np.ndarray) -> float:
     """AUC by the Mann-Whitney rank sum (ties count one half), NaN with one class: the same number as
     ``sklearn.metrics.roc_auc_score`` at a fraction of its cost, which matters inside a 1,000-resample bootstrap."""
@@ -84,6 +74,7 @@ def view_finding_auc(model: Any, batch: Any, records: Sequence[Any], findings: S
     import pandas as pd
 
     from clinvla_kit.eval.prompts import build_prompts
+    from clinvla_kit.viz.attention import encode_texts
 
     if len(records) != batch.images.shape[0]:
         raise ValueError(f"view_finding_auc: {len(records)} records for a batch of {batch.images.shape[0]} studies")
