@@ -29,27 +29,19 @@ def main() -> None:
                                                           "pneumonia"])
     args = parser.parse_args()
 
-    import numpy as np
     import pandas as pd
     import pytorch_grad_cam as pgc
-    import torch
 
     from clinvla_kit.config import SLOTS
     from clinvla_kit.data.dataset import StudyDataset, collate
     from clinvla_kit.data.sources.mimic import load_mimic
     from clinvla_kit.model.clinvla import ClinVLA
     from clinvla_kit.synth.rle import rle_decode
-    from clinvla_kit.viz.attention import (
-        SimilarityTarget,
-        SlotImageTower,
-        encode_texts,
-        vit_reshape_transform,
-    )
+    from clinvla_kit.viz.attention import encode_texts, gradcam_batch
     from clinvla_kit.viz.finding_queries import finding_prompt, finding_word_rows
     from clinvla_kit.viz.grounding import (
         annotations_by_image,
         load_annotations,
-        peak_cells,
         pointing_chance,
         pointing_game,
     )
@@ -81,22 +73,11 @@ def main() -> None:
         texts = encode_texts(model, [finding_prompt(a) for _, a in jobs])
         masks = [rle_decode(a["mask"]) for _, a in jobs]
         for name, cls, k in variants:
-            tower = SlotImageTower(model, s)
-            cam = cls(model=tower, target_layers=[vit.blocks[k].norm1],
-                      reshape_transform=vit_reshape_transform(vit, lambda t=tower: t.keep))
-            try:
-                heats = []
-                for start in range(0, len(jobs), 32):
-                    with torch.enable_grad():
-                        heats.append(cam(input_tensor=images[start:start + 32],
-                                         targets=[SimilarityTarget(t) for t in texts[start:start + 32]]))
-            finally:
-                cam.activations_and_grads.release()
-            heats = np.concatenate(heats)
+            heats = gradcam_batch(model, images, texts, slot=slot, block=k, cam_class=cls)
             rows += [{"map": name, "finding": a["finding"], "view": slot, "hit": pointing_game(h, m)}
                      for (_, a), h, m in zip(jobs, heats, masks)]
             if k == last and cls is pgc.GradCAM:
-                peaks += [{"map": "Grad-CAM (kit)", "view": slot, "cell": _peak(peak_cells, h, grid)} for h in heats]
+                peaks += [{"map": "Grad-CAM (kit)", "view": slot, "cell": _peak(h, grid)} for h in heats]
         rows += [{"map": "random", "finding": a["finding"], "view": slot, "hit": pointing_chance(grid, m)}
                  for (_, a), m in zip(jobs, masks)]
         for i, a in jobs:
@@ -104,7 +85,7 @@ def main() -> None:
             sel = finding_word_rows(words["words"], a["finding"])
             if sel and slot in words["maps"]:
                 peaks.append({"map": "word-to-patch", "view": slot,
-                              "cell": _peak(peak_cells, words["maps"][slot][sel].mean(axis=0), grid)})
+                              "cell": _peak(words["maps"][slot][sel].mean(axis=0), grid)})
         peaks += [{"map": "mask centre", "view": slot, "cell": _mask_centre(m, grid)} for m in masks]
     table = pd.DataFrame(rows).pivot_table(index="map", columns=["finding", "view"], values="hit", aggfunc="mean")
     order = ["random"] + [n for n, _, _ in variants]
@@ -117,8 +98,10 @@ def main() -> None:
         print(f"  {name:15s} {slot:8s} cell {cell}: {n}/{len(grp)} = {n / len(grp):.0%}")
 
 
-def _peak(peak_cells, heat, grid) -> tuple[int, int]:
+def _peak(heat, grid) -> tuple[int, int]:
     """The first peak of a map, as a (row, col) patch cell."""
+    from clinvla_kit.viz.grounding import peak_cells
+
     rows, cols = peak_cells(heat, heat.shape)
     r, c = int(rows[0]), int(cols[0])
     return r * grid[0] // heat.shape[0], c * grid[1] // heat.shape[1]

@@ -203,7 +203,8 @@ def gradcam_similarity(
 
 
 def gradcam_batch(model: nn.Module, images: torch.Tensor, text_embeddings: torch.Tensor, slot: str | int = "frontal",
-                  eigen_smooth: bool = False, chunk: int = 32) -> np.ndarray:
+                  eigen_smooth: bool = False, chunk: int = 32, block: int = -1, cam_class: type | None = None,
+                  ) -> np.ndarray:
     """Grad-CAM of N images of one slot, each against its own text: images [N, C, H, W] (model-normalised),
     text_embeddings [N, D] -> heatmaps [N, H, W] in [0, 1] (each scaled by its own maximum).
 
@@ -211,8 +212,13 @@ def gradcam_batch(model: nn.Module, images: torch.Tensor, text_embeddings: torch
     batch of one dominates on a CPU). The maps equal ``gradcam_similarity``'s one by one: each sample's target
     depends on its own output only, the Grad-CAM weights are averaged per sample, and the heads' batch norm uses
     its running statistics in eval mode, so samples of a chunk do not interact.
+
+    ``block`` (which ViT block's ``norm1`` is hooked) and ``cam_class`` (a pytorch-grad-cam class, default GradCAM)
+    exist for comparing variants (``bench/bench_gradcam_variants.py``); the kit's maps use the defaults.
     """
     from pytorch_grad_cam import GradCAM
+
+    cam_class = GradCAM if cam_class is None else cam_class
 
     s = slot_index(slot)
     if images.dim() != 4 or text_embeddings.dim() != 2 or images.shape[0] != text_embeddings.shape[0]:
@@ -222,7 +228,7 @@ def gradcam_batch(model: nn.Module, images: torch.Tensor, text_embeddings: torch
     model.eval()
     wrapper = SlotImageTower(model, s)
     vit = model.vision.vit
-    cam = GradCAM(model=wrapper, target_layers=[vit.blocks[-1].norm1],
+    cam = cam_class(model=wrapper, target_layers=[vit.blocks[block].norm1],
                   reshape_transform=vit_reshape_transform(vit, lambda: wrapper.keep))
     outs = []
     try:
